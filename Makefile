@@ -1,0 +1,34 @@
+# The two commands of the README: `make run` (demo) and `make test` (whole suite).
+SHELL := /bin/bash
+PY := .venv/bin/python
+TEST_ENV := DJANGO_ENV=test \
+	DATABASE_URL=$${TEST_DATABASE_URL:-postgres://postgres:postgres@127.0.0.1:5432/kilo} \
+	REDIS_URL=$${TEST_REDIS_URL:-redis://127.0.0.1:6379/0}
+
+.PHONY: run test lint fmt check-deploy screenshots
+
+run:
+	@scripts/bootstrap-venv.sh
+	@$(PY) manage.py migrate --no-input -v0
+	@$(PY) manage.py seed_demo
+	@$(PY) manage.py runserver 127.0.0.1:8000
+
+test:
+	@scripts/bootstrap-venv.sh test
+	@scripts/test-services.sh
+	@$(TEST_ENV) $(PY) manage.py makemigrations --check --dry-run -v0
+	@$(PY) -m ruff check .
+	@$(TEST_ENV) $(PY) -m pytest -n auto -q
+
+lint:
+	@$(PY) -m ruff check . && $(PY) -m ruff format --check .
+
+fmt:
+	@$(PY) -m ruff check --fix . && $(PY) -m ruff format .
+
+# Production mode must pass Django's deployment checks.
+check-deploy:
+	@DJANGO_ENV=production SECRET_KEY=$$(head -c 48 /dev/urandom | base64) ALLOWED_HOSTS=kilo.example.com \
+	  SITE_URL=https://kilo.example.com DATABASE_URL=postgres://postgres@127.0.0.1:5432/kilo \
+	  REDIS_URL=redis://127.0.0.1:6379/0 EMAIL_HOST=smtp.example.com \
+	  $(PY) manage.py check --deploy --fail-level WARNING

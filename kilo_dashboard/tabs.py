@@ -1,0 +1,18 @@
+"""The dashboard's tabs, in order. base.html renders the bar from this list.
+
+A tab is listed once its app exists; Enterprise-only tabs show to every plan (with an upgrade
+panel on Teams), as the product description asks.
+"""
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Tab:
+    key: str
+    label: str
+    url_name: str
+    enterprise_only: bool = False
+
+
+TABS: tuple[Tab, ...] = (Tab("organization", "Organization", "organization_tab"),)

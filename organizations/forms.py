@@ -1,0 +1,81 @@
+import zoneinfo
+
+from django import forms
+from django.core.validators import validate_slug
+
+from .models import Role
+
+TIME_ZONE_CHOICES = [(tz, tz.replace("_", " ")) for tz in sorted(zoneinfo.available_timezones())]
+
+
+class OrganizationCreateForm(forms.Form):
+    name = forms.CharField(label="Organization name", max_length=100)
+    slug = forms.CharField(
+        label="Address",
+        max_length=50,
+        required=False,
+        validators=[validate_slug],
+        help_text="Lowercase letters, digits and hyphens; leave empty to derive it from the name.",
+    )
+    time_zone = forms.ChoiceField(
+        label="Time zone",
+        choices=TIME_ZONE_CHOICES,
+        initial="UTC",
+        help_text="Used for billing periods and day boundaries in charts.",
+    )
+
+    def clean_slug(self) -> str:
+        return self.cleaned_data["slug"].strip().lower()
+
+
+class OrganizationSettingsForm(forms.Form):
+    name = forms.CharField(label="Organization name", max_length=100)
+    time_zone = forms.ChoiceField(label="Time zone", choices=TIME_ZONE_CHOICES)
+    billing_email = forms.EmailField(label="Billing email", required=False)
+
+
+class PolicyForm(forms.Form):
+    code_training_opt_out = forms.BooleanField(
+        label="Code training opt-out",
+        required=False,
+        help_text="Prevent AI providers from using your code for training.",
+    )
+    usage_analytics = forms.BooleanField(
+        label="Usage analytics",
+        required=False,
+        help_text="Record internal usage analytics for the Usage tab.",
+    )
+
+
+class InvitationForm(forms.Form):
+    email = forms.EmailField(
+        label="Email address",
+        widget=forms.EmailInput(attrs={"autocomplete": "off", "placeholder": "name@company.com"}),
+    )
+    role = forms.ChoiceField(
+        label="Role",
+        choices=[(Role.MEMBER, "Member"), (Role.ADMIN, "Admin")],
+        initial=Role.MEMBER,
+    )
+
+
+class RoleForm(forms.Form):
+    role = forms.ChoiceField(label="Role", choices=Role.choices)
+
+
+class TransferForm(forms.Form):
+    new_owner = forms.UUIDField(label="New owner")
+    confirm = forms.CharField(
+        label="Type the organization's address to confirm",
+        max_length=50,
+    )
+
+
+class MemberListQuery(forms.Form):
+    q = forms.CharField(required=False, max_length=100)
+    sort = forms.ChoiceField(
+        required=False,
+        choices=[(s, s) for s in ("name", "email", "role", "activity", "joined")],
+    )
+    dir = forms.ChoiceField(required=False, choices=[("asc", "asc"), ("desc", "desc")])
+    page = forms.IntegerField(required=False, min_value=1)

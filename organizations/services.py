@@ -1,0 +1,532 @@
+"""Every write to organizations, memberships and invitations.
+
+Each function runs in one transaction, checks the rules itself (views are not trusted to), writes
+its audit event in that same transaction and defers side effects (emails) to on_commit.
+"""
+
+import hashlib
+import secrets
+from datetime import timedelta
+
+from django.conf import settings
+from django.core.exceptions import PermissionDenied
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+from django.utils.text import slugify
+
+from accounts.selectors import user_has_any_verified_email, user_has_verified_email
+from audit.services import Actor, audit_record
+
+from . import emails
+from .models import Invitation, InvitationStatus, Membership, Organization, Plan, Role
+from .permissions import Capability, role_can
+from .selectors import seat_usage
+
+RESERVED_SLUGS = {"new", "admin", "api", "static", "accounts", "invitations"}
+INVITABLE_ROLES = (Role.ADMIN, Role.MEMBER)
+
+
+class ServiceError(Exception):
+    """A rule refused the change; the message is safe and meant for the user."""
+
+
+class SeatLimitReached(ServiceError):
+    pass
+
+
+class InvitationUnusable(ServiceError):
+    """The token is unknown, expired, revoked or already used. `reason` names which."""
+
+    def __init__(self, reason: str, message: str) -> None:
+        super().__init__(message)
+        self.reason = reason
+
+
+def hash_token(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+# --- helpers ------------------------------------------------------------------------------------
+
+
+def _lock_organization(organization: Organization) -> Organization:
+    """Lock the organization row: serializes seat and owner-count decisions across requests."""
+    return Organization.objects.select_for_update().get(pk=organization.pk)
+
+
+def _actor_membership(actor: Actor, organization: Organization) -> Membership:
+    membership = Membership.objects.filter(organization=organization, user=actor.user).first()
+    if membership is None:
+        raise PermissionDenied("You are not a member of this organization.")
+    return membership
+
+
+def _require(actor: Actor, organization: Organization, capability: Capability) -> Membership:
+    membership = _actor_membership(actor, organization)
+    if not role_can(membership.role, capability):
+        raise PermissionDenied("Your role in this organization does not allow this.")
+    return membership
+
+
+def _expire_stale_invitations(organization: Organization) -> None:
+    Invitation.objects.filter(
+        organization=organization,
+        status=InvitationStatus.PENDING,
+        expires_at__lte=timezone.now(),
+    ).update(status=InvitationStatus.EXPIRED)
+
+
+def _ensure_seat_free(organization: Organization) -> None:
+    usage = seat_usage(organization)
+    if usage.used >= usage.seats:
+        raise SeatLimitReached(
+            f"All {usage.seats} seats are in use ({usage.members} members and "
+            f"{usage.pending_invitations} pending invitations). Add seats or revoke an "
+            f"invitation first."
+        )
+
+
+def _org_snapshot(organization: Organization, fields: tuple[str, ...]) -> dict:
+    return {field: getattr(organization, field) for field in fields}
+
+
+# --- organizations ------------------------------------------------------------------------------
+
+
+def unique_slug_for(name: str) -> str:
+    base = slugify(name)[:40] or "org"
+    if base in RESERVED_SLUGS:
+        base = f"{base}-org"
+    slug, n = base, 2
+    while Organization.objects.filter(slug=slug).exists():
+        slug, n = f"{base}-{n}", n + 1
+    return slug
+
+
+@transaction.atomic
+def organization_create(*, actor: Actor, name: str, slug: str, time_zone: str) -> Organization:
+    if not user_has_any_verified_email(actor.user):
+        raise ServiceError("Verify your email address before creating an organization.")
+    if slug in RESERVED_SLUGS:
+        raise ServiceError(f"The address “{slug}” is reserved; choose another.")
+    try:
+        with transaction.atomic():
+            organization = Organization.objects.create(
+                name=name.strip(),
+                slug=slug,
+                plan=Plan.TEAMS,
+                time_zone=time_zone,
+                billing_email=actor.email,
+                seat_count=settings.NEW_ORGANIZATION_SEATS,
+            )
+    except IntegrityError:
+        raise ServiceError(f"The address “{slug}” is taken; choose another.") from None
+    membership = Membership.objects.create(
+        organization=organization, user=actor.user, role=Role.OWNER
+    )
+    audit_record(
+        actor=actor,
+        action="organization.created",
+        organization=organization,
+        target=organization,
+        after={"name": organization.name, "slug": slug, "time_zone": time_zone, "plan": Plan.TEAMS},
+    )
+    audit_record(
+        actor=actor,
+        action="member.joined",
+        organization=organization,
+        target=membership,
+        target_label=actor.email,
+        after={"role": Role.OWNER},
+    )
+    return organization
+
+
+SETTINGS_FIELDS = ("name", "time_zone", "billing_email")
+
+
+@transaction.atomic
+def organization_update_settings(
+    *, actor: Actor, organization: Organization, name: str, time_zone: str, billing_email: str
+) -> Organization:
+    _require(actor, organization, Capability.EDIT_SETTINGS)
+    organization = _lock_organization(organization)
+    before = _org_snapshot(organization, SETTINGS_FIELDS)
+    organization.name = name.strip()
+    organization.time_zone = time_zone
+    organization.billing_email = billing_email
+    organization.full_clean()
+    after = _org_snapshot(organization, SETTINGS_FIELDS)
+    if before == after:
+        return organization
+    organization.save(update_fields=list(SETTINGS_FIELDS))
+    audit_record(
+        actor=actor,
+        action="organization.settings_updated",
+        organization=organization,
+        target=organization,
+        before={k: v for k, v in before.items() if after[k] != v},
+        after={k: v for k, v in after.items() if before[k] != v},
+    )
+    return organization
+
+
+POLICY_FIELDS = ("code_training_opt_out", "usage_analytics")
+
+
+@transaction.atomic
+def organization_update_policies(
+    *,
+    actor: Actor,
+    organization: Organization,
+    code_training_opt_out: bool,
+    usage_analytics: bool,
+) -> Organization:
+    _require(actor, organization, Capability.EDIT_POLICIES)
+    organization = _lock_organization(organization)
+    before = _org_snapshot(organization, POLICY_FIELDS)
+    organization.code_training_opt_out = code_training_opt_out
+    organization.usage_analytics = usage_analytics
+    after = _org_snapshot(organization, POLICY_FIELDS)
+    if before == after:
+        return organization
+    organization.save(update_fields=list(POLICY_FIELDS))
+    audit_record(
+        actor=actor,
+        action="organization.policies_updated",
+        organization=organization,
+        target=organization,
+        before=before,
+        after=after,
+    )
+    return organization
+
+
+# --- invitations --------------------------------------------------------------------------------
+
+
+@transaction.atomic
+def invitation_create(
+    *, actor: Actor, organization: Organization, email: str, role: str
+) -> Invitation:
+    inviter = _require(actor, organization, Capability.MANAGE_MEMBERS)
+    email = email.strip().lower()
+    if role not in INVITABLE_ROLES:
+        raise ServiceError("Invite people as Admin or Member; ownership is transferred later.")
+    if role == Role.ADMIN and inviter.role != Role.OWNER:
+        raise PermissionDenied("Only owners can invite admins.")
+    organization = _lock_organization(organization)
+    _expire_stale_invitations(organization)
+    if Membership.objects.filter(organization=organization, user__email__iexact=email).exists():
+        raise ServiceError(f"{email} is already a member of {organization.name}.")
+    if Invitation.objects.filter(
+        organization=organization, email__iexact=email, status=InvitationStatus.PENDING
+    ).exists():
+        raise ServiceError(f"{email} already has a pending invitation; resend it instead.")
+    _ensure_seat_free(organization)
+    token = secrets.token_urlsafe(32)
+    now = timezone.now()
+    invitation = Invitation.objects.create(
+        organization=organization,
+        email=email,
+        role=role,
+        invited_by=actor.user,
+        token_hash=hash_token(token),
+        sent_at=now,
+        expires_at=now + timedelta(days=settings.INVITATION_TTL_DAYS),
+    )
+    audit_record(
+        actor=actor,
+        action="invitation.created",
+        organization=organization,
+        target=invitation,
+        target_label=email,
+        after={"email": email, "role": role, "expires_at": invitation.expires_at.isoformat()},
+    )
+    transaction.on_commit(lambda: emails.send_invitation(invitation.pk, token))
+    return invitation
+
+
+def _open_invitation(organization: Organization, public_id: str) -> Invitation:
+    invitation = (
+        Invitation.objects.select_for_update()
+        .filter(organization=organization, public_id=public_id)
+        .first()
+    )
+    if invitation is None or invitation.status != InvitationStatus.PENDING:
+        raise ServiceError("This invitation is no longer pending.")
+    return invitation
+
+
+@transaction.atomic
+def invitation_resend(*, actor: Actor, organization: Organization, public_id: str) -> Invitation:
+    """Send a fresh link (the old one stops working) and restart the 7-day clock."""
+    _require(actor, organization, Capability.MANAGE_MEMBERS)
+    invitation = _open_invitation(organization, public_id)
+    if invitation.expires_at <= timezone.now():
+        # An expired invitation no longer holds a seat: resending must take one again.
+        _lock_organization(organization)
+        _ensure_seat_free(organization)
+    token = secrets.token_urlsafe(32)
+    now = timezone.now()
+    before = {"expires_at": invitation.expires_at.isoformat()}
+    invitation.token_hash = hash_token(token)
+    invitation.sent_at = now
+    invitation.expires_at = now + timedelta(days=settings.INVITATION_TTL_DAYS)
+    invitation.save(update_fields=["token_hash", "sent_at", "expires_at"])
+    audit_record(
+        actor=actor,
+        action="invitation.resent",
+        organization=organization,
+        target=invitation,
+        target_label=invitation.email,
+        before=before,
+        after={"expires_at": invitation.expires_at.isoformat()},
+    )
+    transaction.on_commit(lambda: emails.send_invitation(invitation.pk, token))
+    return invitation
+
+
+@transaction.atomic
+def invitation_revoke(*, actor: Actor, organization: Organization, public_id: str) -> Invitation:
+    _require(actor, organization, Capability.MANAGE_MEMBERS)
+    invitation = _open_invitation(organization, public_id)
+    invitation.status = InvitationStatus.REVOKED
+    invitation.revoked_at = timezone.now()
+    invitation.save(update_fields=["status", "revoked_at"])
+    audit_record(
+        actor=actor,
+        action="invitation.revoked",
+        organization=organization,
+        target=invitation,
+        target_label=invitation.email,
+        before={"status": InvitationStatus.PENDING},
+        after={"status": InvitationStatus.REVOKED},
+    )
+    return invitation
+
+
+def invitation_for_token(token: str) -> Invitation:
+    """The invitation behind a link, or InvitationUnusable saying why it cannot be used."""
+    invitation = (
+        Invitation.objects.select_related("organization", "invited_by")
+        .filter(token_hash=hash_token(token))
+        .first()
+    )
+    if invitation is None:
+        raise InvitationUnusable(
+            "unknown",
+            "This invitation link is not valid. It may have been replaced by a newer one.",
+        )
+    if invitation.status == InvitationStatus.ACCEPTED:
+        raise InvitationUnusable("used", "This invitation has already been accepted.")
+    if invitation.status == InvitationStatus.REVOKED:
+        raise InvitationUnusable("revoked", "This invitation was revoked by an administrator.")
+    if invitation.status == InvitationStatus.EXPIRED or invitation.expires_at <= timezone.now():
+        raise InvitationUnusable(
+            "expired", "This invitation has expired. Ask an administrator to send a new one."
+        )
+    return invitation
+
+
+@transaction.atomic
+def invitation_accept(*, actor: Actor, token: str) -> Membership:
+    invitation = invitation_for_token(token)
+    invitation = Invitation.objects.select_for_update().get(pk=invitation.pk)
+    if invitation.status != InvitationStatus.PENDING:  # lost a race with revoke or another accept
+        raise InvitationUnusable("used", "This invitation is no longer pending.")
+    user = actor.user
+    if user.email.lower() != invitation.email.lower():
+        raise ServiceError(
+            f"This invitation is for {invitation.email}, but you are signed in as {user.email}. "
+            f"Sign in with the invited address to accept it."
+        )
+    if not user_has_verified_email(user, invitation.email):
+        raise ServiceError(f"Verify {invitation.email} before accepting the invitation.")
+    organization = _lock_organization(invitation.organization)
+    if Membership.objects.filter(organization=organization, user=user).exists():
+        raise ServiceError(f"You are already a member of {organization.name}.")
+    usage = seat_usage(organization)  # counts this invitation as one of the used seats
+    if usage.used > usage.seats:
+        raise SeatLimitReached(
+            f"{organization.name} has no free seat right now. Ask an owner to add seats."
+        )
+    membership = Membership.objects.create(
+        organization=organization, user=user, role=invitation.role
+    )
+    invitation.status = InvitationStatus.ACCEPTED
+    invitation.accepted_at = timezone.now()
+    invitation.accepted_by = user
+    invitation.save(update_fields=["status", "accepted_at", "accepted_by"])
+    audit_record(
+        actor=actor,
+        action="invitation.accepted",
+        organization=organization,
+        target=membership,
+        target_label=user.email,
+        before={"invitation": str(invitation.public_id), "status": InvitationStatus.PENDING},
+        after={"role": membership.role, "status": InvitationStatus.ACCEPTED},
+    )
+    return membership
+
+
+def invitations_expire() -> int:
+    """Mark every pending invitation past its expiry as expired (the beat task)."""
+    expired = 0
+    now = timezone.now()
+    stale = Invitation.objects.filter(status=InvitationStatus.PENDING, expires_at__lte=now)
+    for invitation_id in stale.values_list("pk", flat=True).iterator():
+        with transaction.atomic():
+            updated = Invitation.objects.filter(
+                pk=invitation_id, status=InvitationStatus.PENDING, expires_at__lte=now
+            ).update(status=InvitationStatus.EXPIRED)
+            if updated:
+                invitation = Invitation.objects.select_related("organization").get(pk=invitation_id)
+                audit_record(
+                    actor=Actor.system(),
+                    action="invitation.expired",
+                    organization=invitation.organization,
+                    target=invitation,
+                    target_label=invitation.email,
+                    before={"status": InvitationStatus.PENDING},
+                    after={"status": InvitationStatus.EXPIRED},
+                )
+                expired += 1
+    return expired
+
+
+# --- memberships --------------------------------------------------------------------------------
+
+
+def _membership_in(organization: Organization, public_id: str) -> Membership:
+    membership = (
+        Membership.objects.select_for_update()
+        .select_related("user")
+        .filter(organization=organization, public_id=public_id)
+        .first()
+    )
+    if membership is None:
+        raise ServiceError("That person is not a member of this organization.")
+    return membership
+
+
+def _ensure_not_last_owner(organization: Organization, membership: Membership, doing: str) -> None:
+    if membership.role != Role.OWNER:
+        return
+    owners = Membership.objects.filter(organization=organization, role=Role.OWNER).count()
+    if owners <= 1:
+        raise ServiceError(
+            f"{membership.user.email} is the last owner and cannot be {doing}. "
+            f"Make someone else an owner first."
+        )
+
+
+@transaction.atomic
+def membership_change_role(
+    *, actor: Actor, organization: Organization, public_id: str, role: str
+) -> Membership:
+    acting = _require(actor, organization, Capability.MANAGE_MEMBERS)
+    if role not in Role.values:
+        raise ServiceError("Choose Owner, Admin or Member.")
+    organization = _lock_organization(organization)
+    membership = _membership_in(organization, public_id)
+    privileged = {Role.OWNER, Role.ADMIN}
+    if (membership.role in privileged or role in privileged) and acting.role != Role.OWNER:
+        raise PermissionDenied("Only owners can make or unmake owners and admins.")
+    if membership.role == role:
+        return membership
+    if role != Role.OWNER:
+        _ensure_not_last_owner(organization, membership, "demoted")
+    before = {"role": membership.role}
+    membership.role = role
+    membership.save(update_fields=["role"])
+    audit_record(
+        actor=actor,
+        action="member.role_changed",
+        organization=organization,
+        target=membership,
+        target_label=membership.user.email,
+        before=before,
+        after={"role": role},
+    )
+    return membership
+
+
+@transaction.atomic
+def membership_remove(*, actor: Actor, organization: Organization, public_id: str) -> None:
+    acting = _require(actor, organization, Capability.MANAGE_MEMBERS)
+    organization = _lock_organization(organization)
+    membership = _membership_in(organization, public_id)
+    if membership.user_id == actor.user.pk:
+        raise ServiceError("To remove yourself, use “Leave organization”.")
+    if membership.role != Role.MEMBER and acting.role != Role.OWNER:
+        raise PermissionDenied("Only owners can remove owners and admins.")
+    _ensure_not_last_owner(organization, membership, "removed")
+    audit_record(
+        actor=actor,
+        action="member.removed",
+        organization=organization,
+        target=membership,
+        target_label=membership.user.email,
+        before={"email": membership.user.email, "role": membership.role},
+        after=None,
+    )
+    membership.delete()
+
+
+@transaction.atomic
+def membership_leave(*, actor: Actor, organization: Organization) -> None:
+    organization = _lock_organization(organization)
+    membership = (
+        Membership.objects.select_for_update()
+        .select_related("user")
+        .filter(organization=organization, user=actor.user)
+        .first()
+    )
+    if membership is None:
+        raise PermissionDenied("You are not a member of this organization.")
+    _ensure_not_last_owner(organization, membership, "removed")
+    audit_record(
+        actor=actor,
+        action="member.left",
+        organization=organization,
+        target=membership,
+        target_label=actor.email,
+        before={"email": actor.email, "role": membership.role},
+        after=None,
+    )
+    membership.delete()
+
+
+@transaction.atomic
+def ownership_transfer(*, actor: Actor, organization: Organization, public_id: str) -> Membership:
+    """Make another member the owner; the current owner stays on as an admin."""
+    acting = _require(actor, organization, Capability.TRANSFER_OWNERSHIP)
+    organization = _lock_organization(organization)
+    new_owner = _membership_in(organization, public_id)
+    if new_owner.pk == acting.pk:
+        raise ServiceError("You already own this organization.")
+    before = {
+        "from": actor.email,
+        "from_role": acting.role,
+        "to": new_owner.user.email,
+        "to_role": new_owner.role,
+    }
+    new_owner.role = Role.OWNER
+    new_owner.save(update_fields=["role"])
+    Membership.objects.filter(pk=acting.pk).update(role=Role.ADMIN)
+    audit_record(
+        actor=actor,
+        action="organization.ownership_transferred",
+        organization=organization,
+        target=new_owner,
+        target_label=new_owner.user.email,
+        before=before,
+        after={
+            "from": actor.email,
+            "from_role": Role.ADMIN,
+            "to": new_owner.user.email,
+            "to_role": Role.OWNER,
+        },
+    )
+    return new_owner
