@@ -7,7 +7,6 @@ DJANGO_ENV selects the profile:
 - "production": every secret must come from the environment; a missing one stops the start.
 """
 
-import os
 from pathlib import Path
 
 import dj_database_url
@@ -59,7 +58,6 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
-    "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -69,6 +67,9 @@ MIDDLEWARE = [
     "django_htmx.middleware.HtmxMiddleware",
     "allauth.account.middleware.AccountMiddleware",
 ]
+
+if PRODUCTION:  # runserver and the test live server serve static files themselves
+    MIDDLEWARE.insert(1, "whitenoise.middleware.WhiteNoiseMiddleware")
 
 ROOT_URLCONF = "kilo_dashboard.urls"
 WSGI_APPLICATION = "kilo_dashboard.wsgi.application"
@@ -98,14 +99,12 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Cache, broker, Celery --------------------------------------------------------------------
 REDIS_URL = env_str("REDIS_URL", required=PRODUCTION)
-# Parallel test workers share one Redis: give each its own key space.
-_cache_prefix = "kilo" + os.environ.get("PYTEST_XDIST_WORKER", "")
 if REDIS_URL:
     CACHES = {
         "default": {
             "BACKEND": "django.core.cache.backends.redis.RedisCache",
-            "LOCATION": REDIS_URL,
-            "KEY_PREFIX": _cache_prefix,
+            "LOCATION": env_str("CACHE_URL", REDIS_URL),
+            "KEY_PREFIX": "kilo",
         }
     }
 else:
