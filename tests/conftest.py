@@ -6,6 +6,9 @@ database (pytest-django) and its own Redis database for the cache (below).
 """
 
 import os
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 from allauth.account.models import EmailAddress
@@ -19,15 +22,23 @@ from organizations.models import Membership, Organization, Plan, Role
 PASSWORD = "correct-horse-battery-staple"
 
 
+def _worker_index() -> int:
+    return int(os.environ.get("PYTEST_XDIST_WORKER", "gw0").removeprefix("gw"))
+
+
 def pytest_configure(config: pytest.Config) -> None:
-    # One Redis database per parallel worker, so that clearing the cache between tests (rate
-    # limits live there) never touches another worker's keys. gw0 -> db 1, gw1 -> db 2, ...
-    worker = os.environ.get("PYTEST_XDIST_WORKER", "gw0")
+    # Each parallel worker gets its own Redis databases: the cache (cleared between tests; rate
+    # limits live there) in db 1+n and the Celery broker/results in db 8+n, so that one
+    # worker's Celery tasks are never consumed by another worker's Celery process.
     from django.conf import settings
 
+    n = _worker_index()
     if settings.CACHES["default"]["BACKEND"].endswith("RedisCache"):
         base = settings.CACHES["default"]["LOCATION"].rsplit("/", 1)[0]
-        settings.CACHES["default"]["LOCATION"] = f"{base}/{1 + int(worker.removeprefix('gw'))}"
+        settings.CACHES["default"]["LOCATION"] = f"{base}/{1 + n}"
+    if settings.CELERY_BROKER_URL:
+        base = settings.CELERY_BROKER_URL.rsplit("/", 1)[0]
+        settings.CELERY_BROKER_URL = settings.CELERY_RESULT_BACKEND = f"{base}/{8 + n}"
 
 
 @pytest.fixture(autouse=True)
@@ -101,3 +112,39 @@ def client_for(user: User | None) -> Client:
 
 def actor(user: User | None) -> Actor:
     return Actor(user=user, ip_address="203.0.113.7", user_agent="pytest")
+
+
+@pytest.fixture
+def celery_worker(transactional_db):
+    """A real Celery worker process on this test's database and this pytest worker's broker.
+
+    Tests using it must commit their data (this fixture implies transactional_db) because the
+    worker reads the database through its own connection.
+    """
+    from django.conf import settings
+    from django.db import connection
+
+    from kilo_dashboard.celery import app
+
+    db = connection.settings_dict
+    database_url = (
+        f"postgres://{db['USER']}:{db['PASSWORD']}@{db['HOST']}:{db['PORT']}/{db['NAME']}"
+    )
+    env = {
+        **os.environ,
+        "DJANGO_ENV": "test",
+        "DATABASE_URL": database_url,
+        "REDIS_URL": settings.CELERY_BROKER_URL,
+    }
+    app.control.purge()
+    process = subprocess.Popen(  # noqa: S603 - fixed arguments
+        [sys.executable, "-m", "celery", "-A", "kilo_dashboard", "worker", "--pool", "solo",
+         "--without-heartbeat", "--without-gossip", "--without-mingle", "--loglevel", "WARNING"],
+        cwd=Path(__file__).resolve().parent.parent,
+        env=env,
+    )
+    try:
+        yield app
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
