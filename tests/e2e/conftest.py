@@ -1,0 +1,61 @@
+"""Browser fixtures: Playwright driving Debian's Chromium against pytest-django's live server.
+
+Playwright's sync API keeps an asyncio loop registered as running on the main thread for as long as
+it is started, and Django refuses ORM calls from such a thread. So Playwright is started per test
+(never per session, which would leak the loop into every later test of the worker), and
+DJANGO_ALLOW_ASYNC_UNSAFE is set only while it runs: the test's own ORM calls are synchronous and
+the live server answers the browser from its own threads.
+"""
+
+from collections.abc import Callable, Iterator
+
+import pytest
+from django.db import connections
+from playwright.sync_api import Browser, Page, expect, sync_playwright
+
+CHROMIUM = "/usr/bin/chromium"
+# The same flags as scripts/screenshots.py: headless Chromium in a container, nothing phoning home.
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+# Generous ceilings for a loaded CI machine; expect() retries until then, so nothing sleeps.
+ACTION_TIMEOUT_MS = 15_000
+EXPECT_TIMEOUT_MS = 10_000
+
+
+@pytest.fixture
+def browser(monkeypatch: pytest.MonkeyPatch) -> Iterator[Browser]:
+    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+    expect.set_options(timeout=EXPECT_TIMEOUT_MS)
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            yield chromium
+        finally:
+            chromium.close()
+            # While the loop runs, asgiref hands the test's ORM calls a connection of their own
+            # (connections are context-local, not thread-local, under a running loop). Close it
+            # here, in that same context, or it outlives the test and blocks dropping the test DB.
+            connections.close_all()
+
+
+@pytest.fixture
+def new_page(browser: Browser) -> Iterator[Callable[..., Page]]:
+    """Open a page in a fresh browser context (its own cookies: one context per person)."""
+    contexts = []
+
+    def open_page(width: int = 1280) -> Page:
+        context = browser.new_context(viewport={"width": width, "height": 900})
+        context.set_default_timeout(ACTION_TIMEOUT_MS)
+        contexts.append(context)
+        return context.new_page()
+
+    yield open_page
+    for context in contexts:
+        context.close()
