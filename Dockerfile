@@ -11,6 +11,7 @@ COPY . .
 # collectstatic needs settings to import; these throwaway values are never used at run time.
 RUN SECRET_KEY=build-only ALLOWED_HOSTS=build DATABASE_URL=sqlite:////tmp/build.db \
     REDIS_URL=redis://build:6379/0 SITE_URL=https://build EMAIL_HOST=build \
+    STRIPE_SECRET_KEY=build STRIPE_PUBLISHABLE_KEY=build STRIPE_WEBHOOK_SECRET=build \
     python manage.py collectstatic --no-input
 RUN useradd --create-home kilo && chown -R kilo /app
 USER kilo

@@ -8,10 +8,11 @@ TEST_ENV := DJANGO_ENV=test \
 .PHONY: run test lint fmt check-deploy screenshots
 
 run:
-	@scripts/bootstrap-venv.sh
+	@scripts/bootstrap-venv.sh demo
+	@scripts/pdf-deps.sh
 	@$(PY) manage.py migrate --no-input -v0
-	@$(PY) manage.py seed_demo
-	@$(PY) manage.py runserver 127.0.0.1:8000
+	@# localstripe (fake Stripe) runs beside the dashboard and stops with it.
+	@scripts/with-localstripe.sh bash -c '$(PY) manage.py sync_stripe_plans -v0 && $(PY) manage.py seed_demo && $(PY) manage.py runserver 127.0.0.1:8000'
 
 test:
 	@scripts/bootstrap-venv.sh test
@@ -31,4 +32,20 @@ check-deploy:
 	@DJANGO_ENV=production SECRET_KEY=$$(head -c 48 /dev/urandom | base64) ALLOWED_HOSTS=kilo.example.com \
 	  SITE_URL=https://kilo.example.com DATABASE_URL=postgres://postgres@127.0.0.1:5432/kilo \
 	  REDIS_URL=redis://127.0.0.1:6379/0 EMAIL_HOST=smtp.example.com \
+	  STRIPE_SECRET_KEY=sk_live_x STRIPE_PUBLISHABLE_KEY=pk_live_x STRIPE_WEBHOOK_SECRET=whsec_x \
 	  $(PY) manage.py check --deploy --fail-level WARNING
+
+# Billing benchmarks (PDF p95, monthly statement run for 1,000 orgs, webhook p99): see BENCHMARKS.md.
+.PHONY: bench-billing
+bench-billing:
+	@scripts/bootstrap-venv.sh test
+	@scripts/test-services.sh
+	@$(TEST_ENV) $(PY) bench/billing_bench.py
+
+# Usage benchmarks (ingestion through gunicorn vs COPY, Usage tab at 10M events, rollup
+# catch-up) on a separate database, BENCH_DATABASE_URL (default kilo_bench): see BENCHMARKS.md.
+.PHONY: bench
+bench:
+	@scripts/bootstrap-venv.sh test
+	@scripts/test-services.sh
+	@$(PY) bench/run_usage.py

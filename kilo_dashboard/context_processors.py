@@ -21,5 +21,6 @@ def navigation(request: HttpRequest) -> dict:
                 "enterprise_only": tab.enterprise_only,
             }
             for tab in TABS
+            if not tab.capability or access.can(tab.capability)
         ],
     }

@@ -54,6 +54,10 @@ INSTALLED_APPS = [
     "accounts",
     "audit",
     "organizations",
+    "billing",
+    "ninja",
+    "usage",
+    "subscriptions",
 ]
 
 MIDDLEWARE = [
@@ -129,6 +133,28 @@ CELERY_BEAT_SCHEDULE = {
         "task": "organizations.tasks.expire_invitations",
         "schedule": crontab(minute="*/15"),
     },
+    # Hourly, because "the 1st of the month" starts at a different hour in each org's time zone.
+    "billing-monthly-statements": {
+        "task": "billing.tasks.issue_monthly_statements",
+        "schedule": crontab(minute=5),
+    },
+    "billing-stripe-reconcile": {
+        "task": "billing.tasks.reconcile_stripe",
+        "schedule": crontab(hour=3, minute=17),
+    },
+    "subscriptions-reconcile": {
+        "task": "subscriptions.tasks.reconcile_subscriptions",
+        "schedule": crontab(hour=3, minute=47),
+    },
+    "subscriptions-renewals": {
+        "task": "subscriptions.tasks.apply_scheduled_changes",
+        "schedule": crontab(minute="*/15"),
+    },
+    "usage-rollup": {"task": "usage.tasks.rollup_usage", "schedule": 30.0},
+    "usage-partitions": {
+        "task": "usage.tasks.maintain_partitions",
+        "schedule": crontab(hour=2, minute=41),
+    },
 }
 
 # --- Auth and allauth -------------------------------------------------------------------------
@@ -187,6 +213,37 @@ INVITATION_TTL_DAYS = 7
 NEW_ORGANIZATION_SEATS = env_int("NEW_ORGANIZATION_SEATS", 5)
 MEMBERS_PAGE_SIZE = 25
 
+# Usage ingestion (usage app): batch limits, per-key rate limit, raw-event retention.
+USAGE_INGEST_MAX_EVENTS = 1000
+USAGE_INGEST_MAX_BYTES = env_int("USAGE_INGEST_MAX_BYTES", 2_000_000)
+USAGE_INGEST_RATE_LIMIT_PER_MINUTE = env_int("USAGE_INGEST_RATE_LIMIT_PER_MINUTE", 6000)
+USAGE_RETENTION_DAYS = env_int("USAGE_RETENTION_DAYS", 400)
+
+# --- Stripe (billing) ---------------------------------------------------------------------------
+# Only billing/stripe_gateway.py reads these. The demo and the tests point STRIPE_API_BASE at a
+# localstripe server (a local fake Stripe) and STRIPE_JS_URL at its fake Stripe.js.
+STRIPE_SECRET_KEY = env_str("STRIPE_SECRET_KEY", "sk_test_localstripe", required=PRODUCTION)
+STRIPE_PUBLISHABLE_KEY = env_str("STRIPE_PUBLISHABLE_KEY", "pk_test_localstripe", required=PRODUCTION)
+STRIPE_WEBHOOK_SECRET = env_str(
+    "STRIPE_WEBHOOK_SECRET", "whsec_localstripe_demo_secret", required=PRODUCTION
+)
+STRIPE_API_BASE = env_str(
+    "STRIPE_API_BASE", "https://api.stripe.com" if PRODUCTION else "http://127.0.0.1:8420"
+).rstrip("/")
+STRIPE_JS_URL = env_str(
+    "STRIPE_JS_URL",
+    "https://js.stripe.com/v3/" if PRODUCTION else f"{STRIPE_API_BASE}/js.stripe.com/v3/",
+)
+# The one pinned API version (sent as Stripe-Version on every call).
+STRIPE_API_VERSION = "2024-06-20"
+# "stripe" (the real API) or "localstripe" (its older dialect): the gateway's only switch.
+STRIPE_API_DIALECT = env_str("STRIPE_API_DIALECT", "stripe" if PRODUCTION else "localstripe")
+if STRIPE_API_DIALECT not in {"stripe", "localstripe"}:
+    raise ImproperlyConfigured("STRIPE_API_DIALECT must be stripe or localstripe.")
+STRIPE_WEBHOOK_TOLERANCE_SECONDS = env_int("STRIPE_WEBHOOK_TOLERANCE_SECONDS", 300)
+STRIPE_TIMEOUT_SECONDS = env_int("STRIPE_TIMEOUT_SECONDS", 20)
+BILLING_CURRENCY = "usd"
+
 # --- I18n, time, static -----------------------------------------------------------------------
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"
@@ -230,4 +287,8 @@ LOGGING = {
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
+    # Per-request chatter of the Stripe SDK and WeasyPrint's progress steps.
+    "loggers": {
+        name: {"level": "WARNING"} for name in ("stripe", "weasyprint", "fontTools")
+    },
 }

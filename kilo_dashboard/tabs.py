@@ -13,6 +13,13 @@ class Tab:
     label: str
     url_name: str
     enterprise_only: bool = False
+    # Hidden from roles without this capability (organizations.permissions.Capability value).
+    capability: str = ""
 
 
-TABS: tuple[Tab, ...] = (Tab("organization", "Organization", "organization_tab"),)
+TABS: tuple[Tab, ...] = (
+    Tab("organization", "Organization", "organization_tab"),
+    Tab("usage", "Usage", "usage_tab"),
+    Tab("billing", "Billing", "billing_tab", capability="view_billing"),
+    Tab("subscriptions", "Subscriptions", "subscriptions_tab"),
+)

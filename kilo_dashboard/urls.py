@@ -1,7 +1,10 @@
 from django.contrib import admin
 from django.urls import include, path
 
+from billing import urls as billing_urls
 from organizations.urls import global_urls, org_scoped
+from subscriptions import urls as subscriptions_urls
+from usage import urls as usage_urls
 
 from . import views
 
@@ -13,4 +16,9 @@ urlpatterns = [
     path("accounts/", include("allauth.urls")),
     *global_urls,  # before the org-scoped patterns, so that /orgs/new/ is not read as a slug
     path("orgs/<slug:org_slug>/", include(org_scoped)),
+    *billing_urls.global_urls,
+    path("orgs/<slug:org_slug>/", include(billing_urls.org_scoped)),
+    path("orgs/<slug:org_slug>/usage/", include(usage_urls.org_scoped)),
+    path("orgs/<slug:org_slug>/subscriptions/", include(subscriptions_urls.org_scoped)),
+    path("api/v1/", include(usage_urls.api_urls)),
 ]

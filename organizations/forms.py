@@ -31,7 +31,9 @@ class OrganizationCreateForm(forms.Form):
 class OrganizationSettingsForm(forms.Form):
     name = forms.CharField(label="Organization name", max_length=100)
     time_zone = forms.ChoiceField(label="Time zone", choices=TIME_ZONE_CHOICES)
-    billing_email = forms.EmailField(label="Billing email", required=False)
+    # 254, the column's length (forms.EmailField allows 320): a longer address is a form error,
+    # not a database error.
+    billing_email = forms.EmailField(label="Billing email", required=False, max_length=254)
 
 
 class PolicyForm(forms.Form):
@@ -50,6 +52,7 @@ class PolicyForm(forms.Form):
 class InvitationForm(forms.Form):
     email = forms.EmailField(
         label="Email address",
+        max_length=254,  # Invitation.email's length; forms.EmailField would allow 320
         widget=forms.EmailInput(attrs={"autocomplete": "off", "placeholder": "name@company.com"}),
     )
     role = forms.ChoiceField(

@@ -16,6 +16,7 @@ class Capability(StrEnum):
     MANAGE_BILLING = "manage_billing"
     ADD_SEATS = "add_seats"
     MANAGE_PLAN = "manage_plan"
+    MANAGE_INGEST_KEYS = "manage_ingest_keys"  # usage API keys
 
 
 _ADMIN = {
@@ -25,6 +26,7 @@ _ADMIN = {
     Capability.VIEW_ALL_USAGE,
     Capability.VIEW_BILLING,
     Capability.ADD_SEATS,
+    Capability.MANAGE_INGEST_KEYS,
 }
 ROLE_CAPABILITIES: dict[str, frozenset[Capability]] = {
     Role.OWNER: frozenset(Capability),

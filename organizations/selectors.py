@@ -160,3 +160,34 @@ def member_choices(organization: Organization, *, exclude_user_id: int) -> list[
         .values_list("public_id", "user__email", "user__name")
     )
     return [(str(pid), f"{name} <{email}>" if name else email) for pid, email, name in rows]
+
+
+def member_user_ids_by_email(organization_id: int, emails: set[str]) -> dict[str, int]:
+    """{lower-cased email: user id} for the given addresses that belong to members (one query)."""
+    from django.db.models.functions import Lower
+
+    lowered = {email.lower() for email in emails}
+    rows = (
+        Membership.objects.filter(organization_id=organization_id)
+        .annotate(email_lower=Lower("user__email"))
+        .filter(email_lower__in=lowered)
+        .values_list("email_lower", "user_id")
+    )
+    return dict(rows)
+
+
+def member_names(organization_id: int) -> dict[int, tuple[str, str, str]]:
+    """{user id: (membership public id, name, email)} for every member (one query)."""
+    rows = Membership.objects.filter(organization_id=organization_id).values_list(
+        "user_id", "public_id", "user__name", "user__email"
+    )
+    return {user_id: (str(public_id), name, email) for user_id, public_id, name, email in rows}
+
+
+def membership_role(organization: Organization, user) -> str | None:  # noqa: ANN001
+    """The user's role in the organization, or None for a non-member."""
+    return (
+        Membership.objects.filter(organization=organization, user_id=user.pk)
+        .values_list("role", flat=True)
+        .first()
+    )

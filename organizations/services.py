@@ -9,7 +9,7 @@ import secrets
 from datetime import timedelta
 
 from django.conf import settings
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.text import slugify
@@ -18,7 +18,15 @@ from accounts.selectors import user_has_any_verified_email, user_has_verified_em
 from audit.services import Actor, audit_record
 
 from . import emails
-from .models import Invitation, InvitationStatus, Membership, Organization, Plan, Role
+from .models import (
+    Invitation,
+    InvitationStatus,
+    Membership,
+    Organization,
+    Plan,
+    Role,
+    validate_time_zone,
+)
 from .permissions import Capability, role_can
 from .selectors import seat_usage
 
@@ -62,6 +70,8 @@ def _actor_membership(actor: Actor, organization: Organization) -> Membership:
 
 
 def _require(actor: Actor, organization: Organization, capability: Capability) -> Membership:
+    # Call it after _lock_organization: the role is then read after any concurrent role change
+    # or removal has committed (they take the same lock), not before it.
     membership = _actor_membership(actor, organization)
     if not role_can(membership.role, capability):
         raise PermissionDenied("Your role in this organization does not allow this.")
@@ -69,14 +79,38 @@ def _require(actor: Actor, organization: Organization, capability: Capability) -
 
 
 def _expire_stale_invitations(organization: Organization) -> None:
-    Invitation.objects.filter(
+    """Expire this organization's stale invitations now (the beat task may not have run yet),
+    with the same audit row as the task writes."""
+    stale = Invitation.objects.select_for_update().filter(
         organization=organization,
         status=InvitationStatus.PENDING,
         expires_at__lte=timezone.now(),
-    ).update(status=InvitationStatus.EXPIRED)
+    )
+    for invitation in stale:
+        invitation.status = InvitationStatus.EXPIRED
+        invitation.save(update_fields=["status"])
+        audit_record(
+            actor=Actor.system(),
+            action="invitation.expired",
+            organization=organization,
+            target=invitation,
+            target_label=invitation.email,
+            before={"status": InvitationStatus.PENDING},
+            after={"status": InvitationStatus.EXPIRED},
+        )
+
+
+def _ensure_subscription_allows_seats(organization: Organization) -> None:
+    # After a subscription has ended, no seat may be taken (subscriptions app's rule).
+    from subscriptions.selectors import seat_actions_refusal
+
+    refusal = seat_actions_refusal(organization)
+    if refusal:
+        raise SeatLimitReached(refusal)
 
 
 def _ensure_seat_free(organization: Organization) -> None:
+    _ensure_subscription_allows_seats(organization)
     usage = seat_usage(organization)
     if usage.used >= usage.seats:
         raise SeatLimitReached(
@@ -109,6 +143,10 @@ def organization_create(*, actor: Actor, name: str, slug: str, time_zone: str) -
         raise ServiceError("Verify your email address before creating an organization.")
     if slug in RESERVED_SLUGS:
         raise ServiceError(f"The address “{slug}” is reserved; choose another.")
+    try:
+        validate_time_zone(time_zone)  # create() skips model validators
+    except ValidationError as error:
+        raise ServiceError(error.messages[0]) from None
     try:
         with transaction.atomic():
             organization = Organization.objects.create(
@@ -149,8 +187,8 @@ SETTINGS_FIELDS = ("name", "time_zone", "billing_email")
 def organization_update_settings(
     *, actor: Actor, organization: Organization, name: str, time_zone: str, billing_email: str
 ) -> Organization:
-    _require(actor, organization, Capability.EDIT_SETTINGS)
     organization = _lock_organization(organization)
+    _require(actor, organization, Capability.EDIT_SETTINGS)
     before = _org_snapshot(organization, SETTINGS_FIELDS)
     organization.name = name.strip()
     organization.time_zone = time_zone
@@ -182,8 +220,8 @@ def organization_update_policies(
     code_training_opt_out: bool,
     usage_analytics: bool,
 ) -> Organization:
-    _require(actor, organization, Capability.EDIT_POLICIES)
     organization = _lock_organization(organization)
+    _require(actor, organization, Capability.EDIT_POLICIES)
     before = _org_snapshot(organization, POLICY_FIELDS)
     organization.code_training_opt_out = code_training_opt_out
     organization.usage_analytics = usage_analytics
@@ -209,13 +247,13 @@ def organization_update_policies(
 def invitation_create(
     *, actor: Actor, organization: Organization, email: str, role: str
 ) -> Invitation:
+    organization = _lock_organization(organization)
     inviter = _require(actor, organization, Capability.MANAGE_MEMBERS)
     email = email.strip().lower()
     if role not in INVITABLE_ROLES:
         raise ServiceError("Invite people as Admin or Member; ownership is transferred later.")
     if role == Role.ADMIN and inviter.role != Role.OWNER:
         raise PermissionDenied("Only owners can invite admins.")
-    organization = _lock_organization(organization)
     _expire_stale_invitations(organization)
     if Membership.objects.filter(organization=organization, user__email__iexact=email).exists():
         raise ServiceError(f"{email} is already a member of {organization.name}.")
@@ -265,7 +303,7 @@ def invitation_resend(*, actor: Actor, organization: Organization, public_id: st
     invitation = _open_invitation(organization, public_id)
     if invitation.expires_at <= timezone.now():
         # An expired invitation no longer holds a seat: resending must take one again.
-        _lock_organization(organization)
+        organization = _lock_organization(organization)
         _ensure_seat_free(organization)
     token = secrets.token_urlsafe(32)
     now = timezone.now()
@@ -346,6 +384,7 @@ def invitation_accept(*, actor: Actor, token: str) -> Membership:
     organization = _lock_organization(invitation.organization)
     if Membership.objects.filter(organization=organization, user=user).exists():
         raise ServiceError(f"You are already a member of {organization.name}.")
+    _ensure_subscription_allows_seats(organization)
     usage = seat_usage(organization)  # counts this invitation as one of the used seats
     if usage.used > usage.seats:
         raise SeatLimitReached(
@@ -425,10 +464,10 @@ def _ensure_not_last_owner(organization: Organization, membership: Membership, d
 def membership_change_role(
     *, actor: Actor, organization: Organization, public_id: str, role: str
 ) -> Membership:
+    organization = _lock_organization(organization)
     acting = _require(actor, organization, Capability.MANAGE_MEMBERS)
     if role not in Role.values:
         raise ServiceError("Choose Owner, Admin or Member.")
-    organization = _lock_organization(organization)
     membership = _membership_in(organization, public_id)
     privileged = {Role.OWNER, Role.ADMIN}
     if (membership.role in privileged or role in privileged) and acting.role != Role.OWNER:
@@ -454,8 +493,8 @@ def membership_change_role(
 
 @transaction.atomic
 def membership_remove(*, actor: Actor, organization: Organization, public_id: str) -> None:
-    acting = _require(actor, organization, Capability.MANAGE_MEMBERS)
     organization = _lock_organization(organization)
+    acting = _require(actor, organization, Capability.MANAGE_MEMBERS)
     membership = _membership_in(organization, public_id)
     if membership.user_id == actor.user.pk:
         raise ServiceError("To remove yourself, use “Leave organization”.")
@@ -501,8 +540,8 @@ def membership_leave(*, actor: Actor, organization: Organization) -> None:
 @transaction.atomic
 def ownership_transfer(*, actor: Actor, organization: Organization, public_id: str) -> Membership:
     """Make another member the owner; the current owner stays on as an admin."""
-    acting = _require(actor, organization, Capability.TRANSFER_OWNERSHIP)
     organization = _lock_organization(organization)
+    acting = _require(actor, organization, Capability.TRANSFER_OWNERSHIP)
     new_owner = _membership_in(organization, public_id)
     if new_owner.pk == acting.pk:
         raise ServiceError("You already own this organization.")
@@ -530,3 +569,18 @@ def ownership_transfer(*, actor: Actor, organization: Organization, public_id: s
         },
     )
     return new_owner
+
+
+def memberships_touch_activity(organization_id: int, last_seen: dict[int, object]) -> int:
+    """Move members' last activity forward to the given times (never backwards).
+
+    Called by the usage rollup: a bookkeeping update, not a user's change, so no audit row.
+    """
+    updated = 0
+    for user_id, seen_at in last_seen.items():
+        updated += (
+            Membership.objects.filter(organization_id=organization_id, user_id=user_id)
+            .exclude(last_activity_at__gte=seen_at)
+            .update(last_activity_at=seen_at)
+        )
+    return updated

@@ -35,5 +35,8 @@ if [ ! -x /usr/bin/chromium ]; then
   apt_install chromium fonts-dejavu-core
 fi
 
+# WeasyPrint's Debian libraries (receipt and statement PDFs).
+"$(dirname "$0")/pdf-deps.sh"
+
 port_open 5432 || { echo "PostgreSQL is not reachable on 127.0.0.1:5432" >&2; exit 1; }
 port_open 6379 || { echo "Redis is not reachable on 127.0.0.1:6379" >&2; exit 1; }

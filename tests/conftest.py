@@ -148,3 +148,7 @@ def celery_worker(transactional_db):
     finally:
         process.terminate()
         process.wait(timeout=30)
+
+
+# A localstripe server (fake Stripe) per test session; see tests/billing/localstripe.py.
+from tests.billing.localstripe import localstripe_url  # noqa: E402, F401

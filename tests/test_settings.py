@@ -16,6 +16,9 @@ PRODUCTION_ENV = {
     "DATABASE_URL": "postgres://postgres:postgres@127.0.0.1:5432/kilo",
     "REDIS_URL": "redis://127.0.0.1:6379/0",
     "EMAIL_HOST": "smtp.example.com",
+    "STRIPE_SECRET_KEY": "sk_live_production_test",
+    "STRIPE_PUBLISHABLE_KEY": "pk_live_production_test",
+    "STRIPE_WEBHOOK_SECRET": "whsec_production_test",
 }
 
 

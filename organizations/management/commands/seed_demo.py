@@ -11,6 +11,8 @@ from django.utils import timezone
 from audit.services import Actor
 from organizations import services
 from organizations.models import Invitation, InvitationStatus, Membership, Organization, Plan, Role
+from subscriptions.demo import seed_demo_subscription
+from usage.demo import seed_demo_usage
 
 DEMO_PASSWORD = "kilo-demo-pass"  # noqa: S105 - documented demo credential
 
@@ -83,6 +85,9 @@ class Command(BaseCommand):
                 email=ACME_PENDING_INVITE,
                 role=Role.MEMBER,
             )
+        seed_demo_usage(acme)
+        __import__("billing.demo").demo.seed_billing("acme", self.stdout)  # card, credits, PDFs
+        self.stdout.write(seed_demo_subscription(acme))
         self.stdout.write(self.style.SUCCESS("Demo data ready."))
         self.stdout.write(
             "Log in at http://127.0.0.1:8000 with any of these (password "

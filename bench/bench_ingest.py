@@ -1,0 +1,166 @@
+"""Ingestion through the HTTP API (gunicorn, batches of 1,000) vs a raw COPY of the same rows.
+
+Method: N pre-serialized batches of 1,000 valid events (unique request ids, 100 members, 20
+models, no cost sent so the catalog price is computed) are posted by C client processes over
+keep-alive connections to gunicorn on 127.0.0.1. Then the same number of rows (the rows the API
+stored, re-keyed) are written with one psycopg COPY. Both rates are events per second of wall time.
+"""
+
+import http.client
+import json
+import multiprocessing
+import os
+import subprocess
+import sys
+import time
+from datetime import UTC, datetime, timedelta
+
+from setup_db import MODELS, ROOT, bench_org, require_postgresql
+
+from audit.services import Actor
+from usage.ingest import COLUMNS
+from usage.services import ingest_key_create
+
+PORT = int(os.environ.get("BENCH_PORT", "8097"))
+BATCHES = int(os.environ.get("BENCH_INGEST_BATCHES", "120"))
+CLIENTS = int(os.environ.get("BENCH_CLIENTS", "4"))
+WORKERS = int(os.environ.get("BENCH_GUNICORN_WORKERS", "4"))
+
+
+def make_batches(emails: list[str], run: str) -> list[bytes]:
+    base = datetime.now(UTC) - timedelta(hours=2)
+    batches = []
+    for b in range(BATCHES):
+        events = []
+        for i in range(1000):
+            n = b * 1000 + i
+            provider, model = MODELS[n % len(MODELS)]
+            events.append(
+                {
+                    "request_id": f"{run}-{n}",
+                    "occurred_at": (base + timedelta(milliseconds=n)).isoformat(),
+                    "user_email": emails[n % len(emails)],
+                    "model": model,
+                    "provider": provider,
+                    "input_tokens": 1000 + n % 4000,
+                    "output_tokens": 100 + n % 900,
+                    "cache_read_tokens": n % 500,
+                    "latency_ms": 200 + n % 9000,
+                    "status": "error" if n % 50 == 0 else "success",
+                }
+            )
+        batches.append(json.dumps(events).encode())
+    return batches
+
+
+def _client(args: tuple) -> int:
+    key, bodies = args
+    conn = http.client.HTTPConnection("127.0.0.1", PORT, timeout=60)
+    accepted = 0
+    for body in bodies:
+        conn.request(
+            "POST",
+            "/api/v1/usage/events",
+            body=body,
+            headers={"Authorization": f"Bearer {key}", "Content-Type": "application/json"},
+        )
+        response = conn.getresponse()
+        payload = json.loads(response.read())
+        if response.status != 200:
+            raise SystemExit(f"HTTP {response.status}: {payload}")
+        accepted += payload["accepted"]
+    return accepted
+
+
+def start_gunicorn() -> subprocess.Popen:
+    env = {
+        **os.environ,
+        "DEBUG": "false",
+        "USAGE_INGEST_RATE_LIMIT_PER_MINUTE": "1000000",
+        "LOG_LEVEL": "WARNING",
+    }
+    process = subprocess.Popen(  # noqa: S603 - fixed arguments
+        [
+            sys.executable,
+            "-m",
+            "gunicorn",
+            "kilo_dashboard.wsgi",
+            "-b",
+            f"127.0.0.1:{PORT}",
+            "-w",
+            str(WORKERS),
+            "--keep-alive",
+            "30",
+            "--log-level",
+            "warning",
+        ],
+        cwd=ROOT,
+        env=env,
+    )
+    for _ in range(100):
+        try:
+            http.client.HTTPConnection("127.0.0.1", PORT, timeout=1).request("GET", "/healthz")
+            return process
+        except OSError:
+            time.sleep(0.1)
+    raise SystemExit("gunicorn did not start")
+
+
+def raw_copy(org_id: int, rows: int) -> float:
+    """COPY `rows` rows, read back from what the API stored, under fresh request ids."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT {', '.join(COLUMNS)} FROM usage_usageevent WHERE organization_id = %s LIMIT %s",  # noqa: S608
+            [org_id, rows],
+        )
+        data = [list(r) for r in cursor.fetchall()]
+        for n, row in enumerate(data):
+            row[3] = f"copy-{time.time_ns()}-{n}"
+        start = time.perf_counter()
+        with cursor.copy(f"COPY usage_usageevent ({', '.join(COLUMNS)}) FROM STDIN") as copy:  # noqa: S608
+            for row in data:
+                copy.write_row(row)
+        connection.commit() if not connection.get_autocommit() else None
+        return time.perf_counter() - start
+
+
+def main() -> dict:
+    require_postgresql()
+    org, _, emails = bench_org("ingest")
+    _, key = ingest_key_create(actor=Actor.system(), organization=org, name=f"bench {time.time()}")
+    run = f"r{int(time.time())}"
+    batches = make_batches(emails, run)
+    server = start_gunicorn()
+    try:
+        # Warm-up: one batch per worker, not counted.
+        _client((key, make_batches(emails, run + "w")[:WORKERS]))
+        chunks = [(key, batches[i::CLIENTS]) for i in range(CLIENTS)]
+        start = time.perf_counter()
+        with multiprocessing.Pool(CLIENTS) as pool:
+            accepted = sum(pool.map(_client, chunks))
+        elapsed = time.perf_counter() - start
+    finally:
+        server.terminate()
+        server.wait(10)
+    api_rate = accepted / elapsed
+    copy_seconds = raw_copy(org.pk, accepted)
+    copy_rate = accepted / copy_seconds
+    result = {
+        "events": accepted,
+        "api_seconds": round(elapsed, 2),
+        "api_events_per_s": round(api_rate),
+        "copy_seconds": round(copy_seconds, 2),
+        "copy_events_per_s": round(copy_rate),
+        "api_to_copy_ratio": round(api_rate / copy_rate, 3),
+        "gunicorn_workers": WORKERS,
+        "clients": CLIENTS,
+        "cpus": os.cpu_count(),
+    }
+    print(json.dumps(result, indent=2))
+    return result
+
+
+if __name__ == "__main__":
+    main()

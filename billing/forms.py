@@ -1,0 +1,129 @@
+"""Input parsing for the Billing tab. Dollars typed by people become integer cents here."""
+
+from decimal import Decimal
+
+from django import forms
+from django.core.validators import validate_email
+
+from .models import LedgerKind
+from .services import MAX_PURCHASE_CENTS, MIN_PURCHASE_CENTS, PRESET_PURCHASES_CENTS
+
+
+def dollars_to_cents(value: Decimal) -> int:
+    return int((value * 100).to_integral_value())
+
+
+def dollars_to_microdollars(value: Decimal) -> int:
+    return int((value * 1_000_000).to_integral_value())
+
+
+class BuyCreditsForm(forms.Form):
+    preset = forms.TypedChoiceField(
+        choices=[(str(c), f"${c // 100:,}") for c in PRESET_PURCHASES_CENTS]
+        + [("custom", "Other")],
+        required=False,
+    )
+    custom_amount = forms.DecimalField(
+        required=False,
+        min_value=Decimal(10),
+        max_value=Decimal(10_000),
+        decimal_places=2,
+        label="Other amount (USD)",
+    )
+
+    def clean(self) -> dict:
+        data = super().clean()
+        preset = data.get("preset")
+        if self.errors.get("custom_amount"):
+            raise forms.ValidationError("Choose an amount between $10 and $10,000.")
+        if data.get("custom_amount") is not None:  # a typed amount wins over the default preset
+            data["amount_cents"] = dollars_to_cents(data["custom_amount"])
+        elif preset and preset != "custom":
+            data["amount_cents"] = int(preset)
+        else:
+            raise forms.ValidationError("Choose an amount between $10 and $10,000.")
+        if not MIN_PURCHASE_CENTS <= data["amount_cents"] <= MAX_PURCHASE_CENTS:
+            raise forms.ValidationError("Choose an amount between $10 and $10,000.")
+        return data
+
+
+class PromotionForm(forms.Form):
+    code = forms.CharField(max_length=40, label="Promotion code")
+
+
+class CardConfirmForm(forms.Form):
+    setup_intent = forms.RegexField(regex=r"^seti_[A-Za-z0-9_]+$", max_length=255)
+
+
+class LowBalanceAlertForm(forms.Form):
+    enabled = forms.BooleanField(required=False, label="Email when the balance falls below")
+    threshold = forms.DecimalField(
+        min_value=Decimal(0),
+        max_value=Decimal(1_000_000),
+        decimal_places=2,
+        label="Threshold (USD)",
+    )
+    recipients = forms.CharField(
+        required=False,
+        label="Recipients",
+        help_text="Comma-separated emails; empty means the owners.",
+        widget=forms.TextInput,
+    )
+
+    def clean_recipients(self) -> list[str]:
+        emails = [
+            e.strip().lower() for e in self.cleaned_data["recipients"].split(",") if e.strip()
+        ]
+        if len(emails) > 20:
+            raise forms.ValidationError("At most 20 recipients.")
+        for email in emails:
+            try:
+                validate_email(email)
+            except forms.ValidationError:
+                raise forms.ValidationError(f"“{email}” is not an email address.") from None
+        return emails
+
+
+class AutoTopUpForm(forms.Form):
+    enabled = forms.BooleanField(required=False, label="Top up automatically")
+    threshold = forms.DecimalField(
+        min_value=Decimal(0),
+        max_value=Decimal(1_000_000),
+        decimal_places=2,
+        label="When the balance falls below (USD)",
+    )
+    amount = forms.DecimalField(
+        min_value=Decimal(10), max_value=Decimal(10_000), decimal_places=2, label="Buy (USD)"
+    )
+
+
+class BillingDetailsForm(forms.Form):
+    email = forms.EmailField(label="Billing email")
+    name = forms.CharField(max_length=200, label="Company name")
+    line1 = forms.CharField(max_length=200, required=False, label="Address")
+    line2 = forms.CharField(max_length=200, required=False, label="Address (line 2)")
+    postal_code = forms.CharField(max_length=20, required=False, label="Postal code")
+    city = forms.CharField(max_length=100, required=False)
+    state = forms.CharField(max_length=100, required=False, label="State or region")
+    country = forms.RegexField(
+        regex=r"^[A-Za-z]{2}$", required=False, max_length=2, label="Country (2-letter code)"
+    )
+    tax_id = forms.CharField(max_length=64, required=False, label="Tax ID (e.g. VAT number)")
+
+    def address(self) -> dict:
+        data = self.cleaned_data
+        return {
+            "line1": data["line1"],
+            "line2": data["line2"],
+            "postal_code": data["postal_code"],
+            "city": data["city"],
+            "state": data["state"],
+            "country": data["country"].upper(),
+        }
+
+
+class HistoryFilterForm(forms.Form):
+    kind = forms.ChoiceField(choices=[("", "All kinds"), *LedgerKind.choices], required=False)
+    date_from = forms.DateField(required=False, label="From")
+    date_to = forms.DateField(required=False, label="To")
+    page = forms.IntegerField(required=False, min_value=1)

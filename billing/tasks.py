@@ -1,0 +1,54 @@
+"""Thin Celery wrappers: each takes ids and calls one service."""
+
+from celery import shared_task
+
+from . import documents, emails, services, webhooks
+
+
+@shared_task(
+    name="billing.tasks.process_stripe_event",
+    autoretry_for=(webhooks.HandlerFailed,),
+    retry_backoff=True,
+    max_retries=5,
+)
+def process_stripe_event(event_pk: int) -> str:
+    return webhooks.event_process(event_pk)
+
+
+@shared_task(name="billing.tasks.render_document")
+def render_document(document_id: int) -> str:
+    return documents.document_render(document_id).number
+
+
+@shared_task(name="billing.tasks.issue_monthly_statements")
+def issue_monthly_statements() -> int:
+    from organizations.models import Organization
+
+    count = 0
+    for organization_id, period_start in documents.statements_due():
+        organization = Organization.objects.get(pk=organization_id)
+        if documents.statement_request(organization, period_start):
+            count += 1
+    return count
+
+
+@shared_task(name="billing.tasks.reconcile_stripe")
+def reconcile_stripe() -> dict:
+    from . import reconcile
+
+    return reconcile.reconcile()
+
+
+@shared_task(name="billing.tasks.run_auto_top_up")
+def run_auto_top_up(organization_id: int) -> None:
+    services.auto_top_up_run(organization_id)
+
+
+@shared_task(name="billing.tasks.send_low_balance_email")
+def send_low_balance_email(organization_id: int, balance_microdollars: int) -> None:
+    emails.send_low_balance(organization_id, balance_microdollars)
+
+
+@shared_task(name="billing.tasks.send_auto_top_up_failed_email")
+def send_auto_top_up_failed_email(organization_id: int) -> None:
+    emails.send_auto_top_up_failed(organization_id)

@@ -1,0 +1,145 @@
+"""Reads for the Subscriptions tab, the seat check, the past-due banner and billing history."""
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from organizations.models import Organization, Plan
+from organizations.selectors import SeatUsage, seat_usage
+
+from .models import (
+    PAYMENT_PROBLEM_STATUSES,
+    SEAT_KINDS,
+    Status,
+    Subscription,
+    SubscriptionChange,
+)
+from .plans import BENEFITS, Interval, PlanPrice
+
+SEAT_HISTORY_LIMIT = 25
+
+
+def subscription_for(organization: Organization) -> Subscription | None:
+    return Subscription.objects.filter(organization=organization).first()
+
+
+def seat_actions_refusal(organization: Organization) -> str | None:
+    """Why no seat may be taken right now (invite, accept, SSO join), or None.
+
+    Organizations that never subscribed keep their plain seat count (the demo and older data);
+    once a subscription has ended, no new seat may be taken until a new one starts.
+    """
+    status = (
+        Subscription.objects.filter(organization=organization)
+        .values_list("status", flat=True)
+        .first()
+    )
+    if status in (Status.CANCELED, Status.INCOMPLETE_EXPIRED):
+        return (
+            f"The subscription of {organization.name} has ended, so no seat can be taken. "
+            f"An owner can start a new one on the Subscriptions tab; all data is kept."
+        )
+    return None
+
+
+def payment_problem(organization: Organization) -> Subscription | None:
+    """The subscription, when its payment has failed and it is not settled yet."""
+    sub = subscription_for(organization)
+    if sub is None or sub.has_ended:
+        return None
+    if sub.status in PAYMENT_PROBLEM_STATUSES or sub.last_payment_failed_at:
+        return sub
+    return None
+
+
+@dataclass(frozen=True)
+class PlanCard:
+    plan: str
+    label: str
+    monthly_cents: int
+    yearly_cents: int
+    benefits: tuple[str, ...]
+    is_current: bool
+    is_scheduled: bool
+
+
+@dataclass(frozen=True)
+class NextCharge:
+    at: datetime | None
+    amount_cents: int
+    quantity: int
+    plan_label: str
+    interval_label: str
+
+
+def plan_cards(sub: Subscription | None) -> list[PlanCard]:
+    current = sub.plan if sub and not sub.has_ended else ""
+    return [
+        PlanCard(
+            plan=plan,
+            label=f"Kilo {label}",
+            monthly_cents=PlanPrice(plan, Interval.MONTH).unit_amount,
+            yearly_cents=PlanPrice(plan, Interval.YEAR).unit_amount,
+            benefits=BENEFITS[plan],
+            is_current=plan == current,
+            is_scheduled=bool(sub and sub.scheduled_plan == plan),
+        )
+        for plan, label in Plan.choices
+    ]
+
+
+def next_charge(sub: Subscription) -> NextCharge | None:
+    """The renewal invoice, with the changes scheduled for it (none when cancelling)."""
+    if sub.has_ended or sub.cancel_at_period_end:
+        return None
+    plan = sub.scheduled_plan or sub.plan
+    interval = sub.scheduled_interval or sub.interval
+    quantity = sub.scheduled_quantity or sub.quantity
+    return NextCharge(
+        at=sub.current_period_end,
+        amount_cents=PlanPrice(plan, interval).unit_amount * quantity,
+        quantity=quantity,
+        plan_label=Plan(plan).label,
+        interval_label=Interval(interval).label,
+    )
+
+
+def seat_history(organization: Organization) -> list[SubscriptionChange]:
+    return list(
+        SubscriptionChange.objects.filter(organization=organization, kind__in=SEAT_KINDS)
+        .select_related("actor")
+        .order_by("-created_at", "-id")[:SEAT_HISTORY_LIMIT]
+    )
+
+
+def billing_history(organization: Organization, limit: int = 50) -> list[SubscriptionChange]:
+    """Every subscription change, newest first: the Billing tab's purchase history lists them."""
+    return list(
+        SubscriptionChange.objects.filter(organization=organization)
+        .select_related("actor")
+        .order_by("-created_at", "-id")[:limit]
+    )
+
+
+@dataclass(frozen=True)
+class TabData:
+    subscription: Subscription | None
+    usage: SeatUsage
+    plans: list[PlanCard]
+    next_charge: NextCharge | None
+    unit_amount: int
+    period_total: int
+    history: list[SubscriptionChange]
+
+
+def tab_data(organization: Organization) -> TabData:
+    sub = subscription_for(organization)
+    unit = PlanPrice(sub.plan, sub.interval).unit_amount if sub else 0
+    return TabData(
+        subscription=sub,
+        usage=seat_usage(organization),
+        plans=plan_cards(sub),
+        next_charge=next_charge(sub) if sub else None,
+        unit_amount=unit,
+        period_total=unit * sub.quantity if sub else 0,
+        history=seat_history(organization),
+    )

@@ -1,0 +1,126 @@
+"""The Billing tab page, its history filters and CSV export, billing details."""
+
+import csv
+import io
+
+import pytest
+from django.db import transaction
+from django.urls import reverse
+
+from billing.ledger import ledger_append
+from billing.models import StripeCustomer
+from tests.conftest import client_for
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def entries(org):  # noqa: ANN201
+    with transaction.atomic():
+        ledger_append(
+            organization=org,
+            kind="promotional",
+            amount_microdollars=50_000_000,
+            idempotency_key="p1",
+            description="Promotion code WELCOME50",
+        )
+        ledger_append(
+            organization=org,
+            kind="usage",
+            amount_microdollars=-1_234_567,
+            idempotency_key="u1",
+            description="Usage 10:00-11:00",
+        )
+
+
+def test_owner_sees_balance_and_every_section(org, owner, entries):
+    response = client_for(owner).get(reverse("billing_tab", args=[org.slug]))
+    html = response.content.decode()
+    assert response.status_code == 200
+    assert "$48.77" in html  # 50 - 1.234567, rounded for display
+    for section in (
+        "Buy credits",
+        "Payment methods",
+        "Payment history",
+        "Purchase history",
+        "Payment status by billing cycle",
+        "Invoices, receipts and statements",
+        "Low-balance alert and auto top-up",
+        "Billing details",
+    ):
+        assert section in html
+    assert 'name="custom_amount"' in html and "$1,000" in html
+
+
+def test_admin_views_but_gets_no_forms(org, admin, entries):
+    html = client_for(admin).get(reverse("billing_tab", args=[org.slug])).content.decode()
+    assert "Only owners buy credits" in html
+    assert 'name="custom_amount"' not in html
+    assert reverse("billing_card_new", args=[org.slug]) not in html
+
+
+def test_members_do_not_see_the_billing_tab_in_the_bar(org, member, owner):
+    member_html = client_for(member).get(reverse("organization_tab", args=[org.slug])).content
+    owner_html = client_for(owner).get(reverse("organization_tab", args=[org.slug])).content
+    billing = reverse("billing_tab", args=[org.slug]).encode()
+    assert billing not in member_html.split(b"<main")[0]
+    assert billing in owner_html
+
+
+def test_buy_credits_quick_action_links_owners_to_the_purchase_section(org, owner, admin):
+    owner_html = client_for(owner).get(reverse("organization_tab", args=[org.slug])).content
+    admin_html = client_for(admin).get(reverse("organization_tab", args=[org.slug])).content
+    target = (reverse("billing_tab", args=[org.slug]) + "#buy-credits").encode()
+    assert target in owner_html
+    assert target not in admin_html and b"Only owners buy credits" in admin_html
+
+
+def test_history_filters_by_kind_and_the_csv_exports_the_same_rows(org, owner, entries):
+    client = client_for(owner)
+    html = client.get(reverse("billing_tab", args=[org.slug]), {"kind": "usage"}).content.decode()
+    assert "Usage 10:00-11:00" in html and "Promotion code WELCOME50" not in html
+    response = client.get(reverse("billing_history_csv", args=[org.slug]), {"kind": "usage"})
+    rows = list(csv.reader(io.StringIO(b"".join(response.streaming_content).decode())))
+    assert rows[0][:4] == ["date", "kind", "description", "amount_usd"]
+    assert [r[1:4] for r in rows[1:]] == [["usage", "Usage 10:00-11:00", "-1.234567"]]
+
+
+def test_history_filters_by_date(org, owner, entries):
+    client = client_for(owner)
+    html = client.get(
+        reverse("billing_tab", args=[org.slug]),
+        {"date_from": "2001-01-01", "date_to": "2001-01-31"},
+    ).content.decode()
+    assert "No credit activity matches these filters" in html
+
+
+def test_the_tab_does_a_bounded_number_of_queries(
+    org, owner, entries, django_assert_max_num_queries
+):
+    client = client_for(owner)
+    with django_assert_max_num_queries(20):
+        client.get(reverse("billing_tab", args=[org.slug]))
+
+
+def test_owner_edits_billing_details_which_reach_stripe(org, owner):
+    response = client_for(owner).post(
+        reverse("billing_details", args=[org.slug]),
+        {
+            "email": "ap@acme.test",
+            "name": "Acme Robotics GmbH",
+            "line1": "Hauptstr. 1",
+            "postal_code": "10115",
+            "city": "Berlin",
+            "country": "de",
+            "tax_id": "DE123456789",
+        },
+    )
+    assert response.status_code == 302
+    customer = StripeCustomer.objects.get(organization=org)
+    assert customer.email == "ap@acme.test" and customer.address_country == "DE"
+    assert customer.tax_id == "DE123456789"
+    org.refresh_from_db()
+    assert org.billing_email == "ap@acme.test"
+    from billing import stripe_gateway
+
+    assert stripe_gateway.customer_retrieve(customer.stripe_id).email == "ap@acme.test"

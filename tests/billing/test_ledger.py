@@ -1,0 +1,159 @@
+"""The credit ledger: append-only, idempotent, consistent under concurrency, verifiable."""
+
+import threading
+
+import pytest
+from django.core.exceptions import ValidationError
+from django.core.management import CommandError, call_command
+from django.db import DatabaseError, connection, connections, transaction
+
+from billing.ledger import balance_of, ledger_append, verify_ledger
+from billing.models import BillingAccount, CreditLedgerEntry, LedgerKind, Payment, Refund
+
+DOLLAR = 1_000_000
+
+
+def append(org, kind, amount, key, **links):  # noqa: ANN001, ANN201
+    with transaction.atomic():
+        return ledger_append(
+            organization=org, kind=kind, amount_microdollars=amount, idempotency_key=key, **links
+        )
+
+
+@pytest.mark.django_db
+def test_balance_is_the_sum_and_each_key_counts_once(org):
+    append(org, LedgerKind.PROMOTIONAL, 50 * DOLLAR, "promo:1")
+    assert append(org, LedgerKind.PROMOTIONAL, 50 * DOLLAR, "promo:1") is None
+    append(org, LedgerKind.USAGE, -3 * DOLLAR, "rollup:2026-11-25T10")
+    assert balance_of(org) == 47 * DOLLAR
+    entries = list(CreditLedgerEntry.objects.filter(organization=org).order_by("id"))
+    assert [e.balance_after_microdollars for e in entries] == [50 * DOLLAR, 47 * DOLLAR]
+    assert verify_ledger() == []
+
+
+@pytest.mark.django_db
+def test_signs_are_enforced_and_zero_is_refused(org):
+    with pytest.raises(ValueError, match="negative"):
+        append(org, LedgerKind.USAGE, 5, "bad:1")
+    with pytest.raises(ValueError, match="positive"):
+        append(org, LedgerKind.PROMOTIONAL, -5, "bad:2")
+    with pytest.raises(ValueError):
+        append(org, LedgerKind.ADJUSTMENT, 0, "bad:3")
+    append(org, LedgerKind.ADJUSTMENT, -5, "ok:adj")  # adjustments go either way
+
+
+@pytest.mark.django_db(transaction=True)
+def test_ledger_append_refuses_to_run_outside_a_transaction(org):
+    with pytest.raises(RuntimeError):
+        ledger_append(
+            organization=org, kind="promotional", amount_microdollars=1, idempotency_key="k"
+        )
+
+
+@pytest.mark.django_db
+def test_entries_cannot_be_updated_or_deleted_through_the_orm(org):
+    entry = append(org, LedgerKind.PROMOTIONAL, DOLLAR, "promo:immutable")
+    entry.description = "changed"
+    with pytest.raises(ValidationError):
+        entry.save()
+    with pytest.raises(ValidationError):
+        entry.delete()
+    with pytest.raises(ValidationError):
+        CreditLedgerEntry.objects.filter(pk=entry.pk).update(description="changed")
+    with pytest.raises(ValidationError):
+        CreditLedgerEntry.objects.filter(pk=entry.pk).delete()
+
+
+@pytest.mark.django_db
+def test_postgresql_refuses_update_and_delete_even_in_raw_sql(org):
+    entry = append(org, LedgerKind.PROMOTIONAL, DOLLAR, "promo:raw")
+    for sql in (
+        "UPDATE billing_creditledgerentry SET amount_microdollars = 5 WHERE id = %s",
+        "DELETE FROM billing_creditledgerentry WHERE id = %s",
+    ):
+        with (
+            pytest.raises(DatabaseError, match="append-only"),
+            transaction.atomic(),
+            connection.cursor() as cursor,
+        ):
+            cursor.execute(sql, [entry.pk])
+
+
+@pytest.mark.django_db
+def test_verify_ledger_command_reports_a_cached_balance_that_drifted(org):
+    append(org, LedgerKind.PROMOTIONAL, DOLLAR, "promo:drift")
+    call_command("verify_ledger")
+    BillingAccount.objects.filter(organization=org).update(balance_microdollars=7)
+    with pytest.raises(CommandError):
+        call_command("verify_ledger")
+    assert "cached balance 7" in verify_ledger()[0].problem
+
+
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_purchases_refunds_and_debits_keep_every_invariant(org):
+    """Threads with their own connections hit one organization at once; the account-row lock
+    serializes them. A barrier (no sleeps) makes them start together."""
+    purchases = []
+    for n in range(4):
+        payment = Payment.objects.create(
+            organization=org,
+            purpose="credit_purchase",
+            amount_cents=100_00,
+            stripe_payment_intent_id=f"pi_conc_{n}",
+            status="succeeded",
+        )
+        purchases.append(payment)
+    refunds = [
+        Refund.objects.create(
+            organization=org,
+            payment=p,
+            stripe_id=f"re_conc_{i}",
+            amount_cents=10_00,
+            status="succeeded",
+        )
+        for i, p in enumerate(purchases[:2])
+    ]
+    jobs = []
+    for p in purchases:  # each purchase also delivered twice (duplicate webhook)
+        for _ in range(2):
+            jobs.append(
+                (
+                    LedgerKind.PURCHASE,
+                    100 * DOLLAR,
+                    f"payment_intent:{p.stripe_payment_intent_id}",
+                    {"payment_id": p.pk},
+                )
+            )
+    for r in refunds:
+        jobs.append(
+            (
+                LedgerKind.REFUND,
+                -10 * DOLLAR,
+                f"refund:{r.stripe_id}",
+                {"refund_id": r.pk, "payment_id": r.payment_id},
+            )
+        )
+    for n in range(8):
+        jobs.append((LedgerKind.USAGE, -(n + 1) * DOLLAR // 4, f"rollup:{n}", {}))
+    barrier = threading.Barrier(len(jobs))
+    errors: list[BaseException] = []
+
+    def run(kind, amount, key, links):  # noqa: ANN001, ANN202
+        try:
+            barrier.wait()
+            append(org, kind, amount, key, **links)
+        except BaseException as error:  # noqa: BLE001 - reported below
+            errors.append(error)
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=run, args=job) for job in jobs]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    expected = 4 * 100 * DOLLAR - 2 * 10 * DOLLAR - sum((n + 1) * DOLLAR // 4 for n in range(8))
+    assert balance_of(org) == expected
+    assert CreditLedgerEntry.objects.filter(organization=org).count() == 4 + 2 + 8
+    assert verify_ledger() == []

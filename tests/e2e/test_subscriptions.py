@@ -1,0 +1,53 @@
+"""The owner adds two seats in the browser: the confirmation shows the prorated cost (the
+amount then charged), and the tab shows the new seat count and a history row."""
+
+import re
+
+import pytest
+from playwright.sync_api import Page, expect
+
+from subscriptions.models import ChangeKind, SubscriptionChange
+from tests.conftest import PASSWORD
+from tests.subscriptions.conftest import in_stripe, subscribe
+
+pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
+
+
+@pytest.fixture
+def subscribed(org, owner, admin, member):
+    return subscribe(org, owner, seats=10)
+
+
+def _log_in(page: Page, base_url: str, email: str) -> None:
+    page.goto(f"{base_url}/accounts/login/")
+    page.get_by_label("Email", exact=True).fill(email)
+    page.get_by_label("Password", exact=True).fill(PASSWORD)
+    page.get_by_role("button", name="Sign In").click()
+
+
+def test_owner_adds_two_seats_after_seeing_the_prorated_cost(
+    live_server, org, owner, subscribed, new_page
+):
+    page = new_page()
+    _log_in(page, live_server.url, owner.email)
+    page.goto(f"{live_server.url}/orgs/{org.slug}/subscriptions/")
+    expect(page.get_by_test_id("seat-count")).to_have_text("10 seats")
+
+    page.get_by_label("Seats to add").fill("2")
+    page.get_by_role("button", name="Review cost").click()
+
+    expect(page.get_by_role("heading", name="Add 2 seats?")).to_be_visible()
+    amount = page.get_by_test_id("prorated-amount").inner_text()
+    assert re.fullmatch(r"\$\d+\.\d\d", amount), amount
+    expect(page.get_by_test_id("proration")).to_contain_text("Remaining time on 12")
+    page.get_by_role("button", name=f"Confirm and pay {amount}").click()
+
+    expect(page.get_by_test_id("seat-count")).to_have_text("12 seats")
+    expect(page.get_by_text("You now have 12 seats")).to_be_visible()
+    history = page.get_by_test_id("seat-history")
+    expect(history.locator("tbody tr").first).to_contain_text("Seats added")
+    expect(history.locator("tbody tr").first).to_contain_text("10 → 12 seats")
+    expect(history.locator("tbody tr").first).to_contain_text(amount)
+    change = SubscriptionChange.objects.get(kind=ChangeKind.SEATS_ADDED)
+    assert f"${change.amount_cents / 100:,.2f}" == amount
+    assert in_stripe(subscribed).quantity == 12

@@ -1,0 +1,56 @@
+"""Subscription test helpers: plans in localstripe, a card, a running Teams subscription."""
+
+import pytest
+import requests
+from django.conf import settings
+
+from billing import stripe_gateway as gateway
+from subscriptions import services
+from subscriptions.demo import plans_sync
+from subscriptions.models import Subscription
+from tests.billing.conftest import add_card
+from tests.conftest import actor
+
+
+@pytest.fixture(autouse=True)
+def _eager_tasks():
+    from kilo_dashboard.celery import app
+
+    saved = app.conf.task_always_eager, app.conf.task_eager_propagates
+    app.conf.task_always_eager, app.conf.task_eager_propagates = True, True
+    yield
+    app.conf.task_always_eager, app.conf.task_eager_propagates = saved
+
+
+@pytest.fixture(autouse=True)
+def _fast_password_hashing(settings):
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+def subscribe(org, owner, seats: int = 10, plan: str = "teams", interval: str = "month"):  # noqa: ANN001, ANN201
+    plans_sync()
+    add_card(org, owner)
+    return services.subscription_start(
+        actor=actor(owner), organization=org, plan=plan, interval=interval, seats=seats
+    )
+
+
+@pytest.fixture
+def subscribed(org, owner, admin, member) -> Subscription:
+    return subscribe(org, owner)
+
+
+def in_stripe(sub: Subscription) -> gateway.SubscriptionData:
+    return gateway.subscription_retrieve(sub.stripe_id)
+
+
+def stripe_post(path: str, data: dict) -> dict:
+    """Change something in localstripe behind the dashboard's back (as the Stripe dashboard would)."""
+    response = requests.post(
+        f"{settings.STRIPE_API_BASE}{path}",
+        data=data,
+        headers={"Authorization": f"Bearer {settings.STRIPE_SECRET_KEY}"},
+        timeout=10,
+    )
+    assert response.status_code == 200, response.text
+    return response.json()

@@ -1,0 +1,103 @@
+"""The Usage tab's filters: parsed from the query string, kept in it so a view can be shared."""
+
+import zoneinfo
+from dataclasses import dataclass, replace
+from datetime import date, datetime, timedelta
+from urllib.parse import urlencode
+
+from django.utils import timezone
+
+RANGES = {
+    "period": "This billing period",
+    "7d": "Last 7 days",
+    "30d": "Last 30 days",
+    "90d": "Last 90 days",
+    "custom": "Custom",
+}
+MAX_CUSTOM_DAYS = 400
+
+
+@dataclass(frozen=True)
+class UsageFilters:
+    range: str
+    start: date  # inclusive, in the organization's time zone
+    end: date  # inclusive
+    previous_start: date
+    previous_end: date
+    today: date
+    member: str = ""  # membership public id
+    user_id: int | None = None  # resolved member, or the viewer when they may see only themselves
+    model: str = ""
+    provider: str = ""
+    own_only: bool = False
+
+    @property
+    def days(self) -> int:
+        return (self.end - self.start).days + 1
+
+    @property
+    def label(self) -> str:
+        span = f"{self.start:%-d %b} – {self.end:%-d %b %Y}"
+        return f"{RANGES.get(self.range, 'Custom')} ({span})"
+
+    @property
+    def by_model(self) -> bool:
+        return bool(self.model or self.provider)
+
+    def query(self, **overrides: str) -> str:
+        params = {"range": self.range, "member": self.member, "model": self.model}
+        params["provider"] = self.provider
+        if self.range == "custom":
+            params |= {"start": self.start.isoformat(), "end": self.end.isoformat()}
+        params |= overrides
+        return urlencode({k: v for k, v in params.items() if v})
+
+    def with_user(self, user_id: int | None) -> "UsageFilters":
+        return replace(self, user_id=user_id)
+
+
+def _parse_date(value: str | None) -> date | None:
+    try:
+        return date.fromisoformat(value) if value else None
+    except ValueError:
+        return None
+
+
+def local_today(time_zone: str, now: datetime | None = None) -> date:
+    return (now or timezone.now()).astimezone(zoneinfo.ZoneInfo(time_zone)).date()
+
+
+def parse_filters(params, *, time_zone: str, now: datetime | None = None) -> UsageFilters:  # noqa: ANN001
+    """Unknown or inconsistent values fall back to the defaults rather than failing the page."""
+    today = local_today(time_zone, now)
+    range_key = params.get("range") if params.get("range") in RANGES else "period"
+    if range_key == "custom":
+        start, end = _parse_date(params.get("start")), _parse_date(params.get("end"))
+        if not start or not end or start > end or (end - start).days >= MAX_CUSTOM_DAYS:
+            range_key = "period"
+        else:
+            end = min(end, today)
+            start = min(start, end)
+    if range_key == "period":
+        start, end = today.replace(day=1), today
+        previous_start = (start - timedelta(days=1)).replace(day=1)
+        # Month to date against the same number of days of the previous month.
+        previous_end = min(previous_start + (end - start), start - timedelta(days=1))
+    else:
+        if range_key != "custom":
+            end = today
+            start = end - timedelta(days={"7d": 6, "30d": 29, "90d": 89}[range_key])
+        length = (end - start).days + 1
+        previous_end = start - timedelta(days=1)
+        previous_start = previous_end - timedelta(days=length - 1)
+    return UsageFilters(
+        range=range_key,
+        start=start,
+        end=end,
+        previous_start=previous_start,
+        previous_end=previous_end,
+        today=today,
+        member=(params.get("member") or "")[:36],
+        model=(params.get("model") or "")[:128],
+        provider=(params.get("provider") or "")[:64],
+    )

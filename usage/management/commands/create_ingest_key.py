@@ -1,0 +1,25 @@
+"""manage.py create_ingest_key <org-slug> <name>: print a new ingest key (shown only here)."""
+
+from django.core.management.base import BaseCommand, CommandError
+
+from audit.services import Actor
+from organizations.models import Organization
+from usage.services import ingest_key_create
+
+
+class Command(BaseCommand):
+    help = "Create an ingest key for an organization and print it once."
+
+    def add_arguments(self, parser) -> None:  # noqa: ANN001
+        parser.add_argument("org_slug")
+        parser.add_argument("name")
+
+    def handle(self, *args: object, **options: str) -> None:
+        organization = Organization.objects.filter(slug=options["org_slug"]).first()
+        if organization is None:
+            raise CommandError(f"No organization with slug {options['org_slug']!r}.")
+        key, secret = ingest_key_create(
+            actor=Actor.system(), organization=organization, name=options["name"]
+        )
+        self.stderr.write(f"Created key “{key.name}” for {organization.name}. It is shown once:")
+        self.stdout.write(secret)

@@ -1,0 +1,292 @@
+"""Usage data: ingest keys, raw events and the rollups the Usage tab reads.
+
+Money is integer microdollars (1 USD = 1,000,000). Times are UTC; an organization's time zone
+only decides where its days begin (daily rollups) and how the weekly pattern is drawn.
+"""
+
+import uuid
+
+from django.conf import settings
+from django.db import models
+
+
+class IngestKey(models.Model):
+    """An organization's API key for POST /api/v1/usage/events. Only its SHA-256 is stored."""
+
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    organization = models.ForeignKey(
+        "organizations.Organization", on_delete=models.CASCADE, related_name="ingest_keys"
+    )
+    name = models.CharField(max_length=100)
+    prefix = models.CharField(max_length=16, help_text="The first characters, to recognise it.")
+    key_hash = models.CharField(max_length=64, unique=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [models.Index(fields=["organization", "revoked_at"], name="ingestkey_org_active")]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.prefix}…)"
+
+    @property
+    def is_active(self) -> bool:
+        return self.revoked_at is None
+
+
+class EventStatus(models.TextChoices):
+    SUCCESS = "success", "Success"
+    ERROR = "error", "Error"
+
+
+class UsageEvent(models.Model):
+    """One AI request, as sent. Append-only.
+
+    On PostgreSQL the table is range-partitioned by month on `occurred_at` (see migration 0002),
+    so its primary key is (id, occurred_at) there; `id` comes from one sequence and is the
+    rollup's cursor. `user_id` is deliberately not a foreign key: raw usage outlives memberships
+    and COPY stays fast.
+    """
+
+    id = models.BigAutoField(primary_key=True)
+    organization_id = models.BigIntegerField()
+    occurred_at = models.DateTimeField()
+    received_at = models.DateTimeField()
+    request_id = models.CharField(max_length=128)
+    user_id = models.BigIntegerField()
+    user_email = models.CharField(max_length=254)
+    model = models.CharField(max_length=128)
+    provider = models.CharField(max_length=64)
+    feature = models.CharField(max_length=64, blank=True)
+    project = models.CharField(max_length=128, blank=True)
+    input_tokens = models.BigIntegerField(default=0)
+    output_tokens = models.BigIntegerField(default=0)
+    cache_read_tokens = models.BigIntegerField(default=0)
+    cache_write_tokens = models.BigIntegerField(default=0)
+    cost_microdollars = models.BigIntegerField(default=0)
+    cost_from_catalog = models.BooleanField(default=False)
+    latency_ms = models.IntegerField(default=0)
+    status = models.CharField(max_length=7, choices=EventStatus.choices)
+    error_code = models.CharField(max_length=64, blank=True)
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["organization_id", "occurred_at"], name="usageevent_org_time")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.request_id} {self.model} {self.occurred_at:%Y-%m-%d %H:%M}"
+
+
+class IngestedRequest(models.Model):
+    """One row per accepted (organization, request_id): the de-duplication key.
+
+    Kept apart from the partitioned event table because a partitioned table's unique constraints
+    must include the partition key, and a request id must be unique whatever its timestamp.
+    """
+
+    organization_id = models.BigIntegerField()
+    request_id = models.CharField(max_length=128)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["organization_id", "request_id"], name="ingestedrequest_unique"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.organization_id}:{self.request_id}"
+
+
+class RollupState(models.Model):
+    """A single row: how far the rollup has read the event sequence. Locked while it runs."""
+
+    last_event_id = models.BigIntegerField(default=0)
+    updated_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"rollup cursor at event {self.last_event_id}"
+
+
+class DirtyHour(models.Model):
+    """Hours touched by events being rolled up; emptied in the same transaction."""
+
+    organization_id = models.BigIntegerField()
+    hour_start = models.DateTimeField()
+    hour_end = models.DateTimeField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["organization_id", "hour_start"], name="dirtyhour_unique"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.organization_id} {self.hour_start:%Y-%m-%d %H}h"
+
+
+class DirtyDay(models.Model):
+    organization_id = models.BigIntegerField()
+    day = models.DateField()
+    start_utc = models.DateTimeField()
+    end_utc = models.DateTimeField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["organization_id", "day"], name="dirtyday_unique")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.organization_id} {self.day}"
+
+
+class Metrics(models.Model):
+    """The additive figures every rollup carries."""
+
+    organization_id = models.BigIntegerField()
+    requests = models.BigIntegerField(default=0)
+    errors = models.BigIntegerField(default=0)
+    input_tokens = models.BigIntegerField(default=0)
+    output_tokens = models.BigIntegerField(default=0)
+    cache_read_tokens = models.BigIntegerField(default=0)
+    cache_write_tokens = models.BigIntegerField(default=0)
+    cost_microdollars = models.BigIntegerField(default=0)
+
+    class Meta:
+        abstract = True
+
+
+class Latency(models.Model):
+    """Nearest-rank percentiles, computed from raw events when the row is (re)built."""
+
+    latency_p50_ms = models.IntegerField(default=0)
+    latency_p95_ms = models.IntegerField(default=0)
+
+    class Meta:
+        abstract = True
+
+
+class HourlyRollup(Metrics, Latency):
+    """Per organization x UTC hour x member x model x provider."""
+
+    hour = models.DateTimeField()
+    user_id = models.BigIntegerField()
+    model = models.CharField(max_length=128)
+    provider = models.CharField(max_length=64)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["organization_id", "hour", "user_id", "model", "provider"],
+                name="hourlyrollup_unique",
+            )
+        ]
+        indexes = [
+            models.Index(fields=["organization_id", "user_id", "hour"], name="hourly_org_user"),
+            models.Index(fields=["organization_id", "model", "hour"], name="hourly_org_model"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.organization_id} {self.hour:%Y-%m-%d %H}h {self.model}"
+
+
+class DailyRollup(Metrics, Latency):
+    """Per organization x day (in the organization's time zone) x member x model x provider."""
+
+    day = models.DateField()
+    user_id = models.BigIntegerField()
+    model = models.CharField(max_length=128)
+    provider = models.CharField(max_length=64)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["organization_id", "day", "user_id", "model", "provider"],
+                name="dailyrollup_unique",
+            )
+        ]
+        indexes = [
+            models.Index(fields=["organization_id", "user_id", "day"], name="daily_org_user"),
+            models.Index(fields=["organization_id", "model", "day"], name="daily_org_model"),
+            models.Index(fields=["organization_id", "provider", "day"], name="daily_org_provider"),
+        ]
+
+    # Compact rollups: what the default (unfiltered) view reads, so that its cost depends on the
+    # number of days, models and members, not on the number of events.
+
+    def __str__(self) -> str:
+        return f"{self.organization_id} {self.day} {self.model}"
+
+
+class OrgHourlyRollup(Metrics):
+    """Per organization x UTC hour: the weekly pattern."""
+
+    hour = models.DateTimeField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["organization_id", "hour"], name="orghourly_unique")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.organization_id} {self.hour:%Y-%m-%d %H}h"
+
+
+class OrgDailyRollup(Metrics):
+    """Per organization x local day: totals, daily trend and monthly comparison."""
+
+    day = models.DateField()
+    active_users = models.IntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["organization_id", "day"], name="orgdaily_unique")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.organization_id} {self.day}"
+
+
+class ModelDailyRollup(Metrics, Latency):
+    """Per organization x local day x model x provider (percentiles across all members)."""
+
+    day = models.DateField()
+    model = models.CharField(max_length=128)
+    provider = models.CharField(max_length=64)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["organization_id", "day", "model", "provider"], name="modeldaily_unique"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.organization_id} {self.day} {self.model}"
+
+
+class MemberDailyRollup(Metrics):
+    """Per organization x local day x member."""
+
+    day = models.DateField()
+    user_id = models.BigIntegerField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["organization_id", "day", "user_id"], name="memberdaily_unique"
+            )
+        ]
+        indexes = [
+            models.Index(fields=["organization_id", "user_id", "day"], name="memberdaily_user")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.organization_id} {self.day} user {self.user_id}"

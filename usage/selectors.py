@@ -1,0 +1,426 @@
+"""Reads for the Usage tab. Rollups only (never raw events); plain data out.
+
+The source table is chosen from the filters so that the default view reads the compact rollups
+(their size depends on days, models and members, not on the number of events). Every view runs
+the same handful of queries whatever the organization's size.
+"""
+
+import zoneinfo
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, time, timedelta
+
+from django.db.models import Count, F, Q, QuerySet, Sum
+
+from organizations.models import Organization
+from organizations.selectors import member_names
+
+from .filters import UsageFilters
+from .models import (
+    DailyRollup,
+    HourlyRollup,
+    IngestKey,
+    MemberDailyRollup,
+    ModelDailyRollup,
+    OrgDailyRollup,
+    OrgHourlyRollup,
+)
+from .services import hash_key
+
+SUMS = {
+    "requests": Sum("requests"),
+    "errors": Sum("errors"),
+    "input_tokens": Sum("input_tokens"),
+    "output_tokens": Sum("output_tokens"),
+    "cache_read_tokens": Sum("cache_read_tokens"),
+    "cache_write_tokens": Sum("cache_write_tokens"),
+    "cost": Sum("cost_microdollars"),
+}
+MONTHS_COMPARED = 6
+WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
+
+
+# --- ingest keys --------------------------------------------------------------------------------
+
+
+def ingest_key_for_secret(secret: str) -> IngestKey | None:
+    if not secret:
+        return None
+    return IngestKey.objects.filter(key_hash=hash_key(secret), revoked_at__isnull=True).first()
+
+
+def ingest_keys(organization: Organization) -> list[IngestKey]:
+    return list(IngestKey.objects.filter(organization=organization).select_related("created_by"))
+
+
+# --- figures ------------------------------------------------------------------------------------
+
+
+@dataclass
+class Totals:
+    requests: int = 0
+    errors: int = 0
+    input_tokens: int = 0
+    output_tokens: int = 0
+    cache_read_tokens: int = 0
+    cache_write_tokens: int = 0
+    cost: int = 0
+
+    @classmethod
+    def of(cls, row: dict) -> "Totals":
+        return cls(**{name: int(row.get(name) or 0) for name in SUMS})
+
+    def add(self, other: "Totals") -> None:
+        for name in SUMS:
+            setattr(self, name, getattr(self, name) + getattr(other, name))
+
+    @property
+    def successes(self) -> int:
+        return self.requests - self.errors
+
+    @property
+    def tokens(self) -> int:
+        return (
+            self.input_tokens
+            + self.output_tokens
+            + self.cache_read_tokens
+            + self.cache_write_tokens
+        )
+
+    @property
+    def avg_cost(self) -> int:
+        """Microdollars per request (all requests: failed ones can cost too)."""
+        return round(self.cost / self.requests) if self.requests else 0
+
+    @property
+    def error_rate(self) -> float:
+        return self.errors / self.requests if self.requests else 0.0
+
+
+@dataclass(frozen=True)
+class Metric:
+    key: str
+    label: str
+    value: int
+    previous: int
+    kind: str  # "money", "money4" or "count"
+
+    @property
+    def change(self) -> float | None:
+        """Relative change against the previous period, or None when there is nothing to compare."""
+        if not self.previous:
+            return None
+        return (self.value - self.previous) / self.previous
+
+
+@dataclass(frozen=True)
+class DayRow:
+    day: date
+    totals: Totals
+
+
+@dataclass(frozen=True)
+class MonthRow:
+    month: date
+    totals: Totals
+    partial: bool
+    change: float | None  # spend, month over month
+
+
+@dataclass(frozen=True)
+class ModelRow:
+    model: str
+    provider: str
+    totals: Totals
+    p50_ms: int
+    p95_ms: int
+    request_share: float
+    cost_share: float
+
+    @property
+    def cost_per_1k_tokens(self) -> int:
+        return round(self.totals.cost * 1000 / self.totals.tokens) if self.totals.tokens else 0
+
+
+@dataclass(frozen=True)
+class MemberRow:
+    user_id: int
+    public_id: str
+    name: str
+    email: str
+    totals: Totals
+    cost_share: float
+
+
+@dataclass
+class UsagePage:
+    has_data: bool
+    filters: UsageFilters
+    metrics: list[Metric] = field(default_factory=list)
+    days: list[DayRow] = field(default_factory=list)
+    months: list[MonthRow] = field(default_factory=list)
+    weekly: list[list[int]] = field(default_factory=list)  # [weekday][hour] -> requests
+    models: list[ModelRow] = field(default_factory=list)
+    providers: list[tuple[str, Totals, float]] = field(default_factory=list)
+    members: list[MemberRow] | None = None
+    member_choices: list[tuple[str, str]] = field(default_factory=list)
+    model_choices: list[str] = field(default_factory=list)
+    provider_choices: list[str] = field(default_factory=list)
+
+
+def _scoped(queryset: QuerySet, filters: UsageFilters, *, user: bool, model: bool) -> QuerySet:
+    if user and filters.user_id is not None:
+        queryset = queryset.filter(user_id=filters.user_id)
+    if model and filters.model:
+        queryset = queryset.filter(model=filters.model)
+    if model and filters.provider:
+        queryset = queryset.filter(provider=filters.provider)
+    return queryset
+
+
+def _daily_source(organization: Organization, filters: UsageFilters) -> QuerySet:
+    by_user = filters.user_id is not None
+    if by_user and filters.by_model:
+        model = DailyRollup
+    elif by_user:
+        model = MemberDailyRollup
+    elif filters.by_model:
+        model = ModelDailyRollup
+    else:
+        model = OrgDailyRollup
+    queryset = model.objects.filter(organization_id=organization.pk)
+    return _scoped(queryset, filters, user=by_user, model=filters.by_model)
+
+
+def _month_start(day: date, back: int = 0) -> date:
+    index = day.year * 12 + day.month - 1 - back
+    return date(index // 12, index % 12 + 1, 1)
+
+
+def _utc_bounds(start: date, end: date, time_zone: str) -> tuple[datetime, datetime]:
+    tz = zoneinfo.ZoneInfo(time_zone)
+    first = datetime.combine(start, time.min, tzinfo=tz).astimezone(UTC)
+    last = datetime.combine(end + timedelta(days=1), time.min, tzinfo=tz).astimezone(UTC)
+    return first, last
+
+
+def _series(organization: Organization, filters: UsageFilters) -> dict[date, Totals]:
+    first = min(filters.previous_start, _month_start(filters.end, MONTHS_COMPARED - 1))
+    rows = (
+        _daily_source(organization, filters)
+        .filter(day__gte=first, day__lte=filters.end)
+        .values("day")
+        .annotate(**SUMS)
+        .order_by()
+    )
+    return {row["day"]: Totals.of(row) for row in rows}
+
+
+def _sum_days(series: dict[date, Totals], start: date, end: date) -> Totals:
+    total = Totals()
+    for day, totals in series.items():
+        if start <= day <= end:
+            total.add(totals)
+    return total
+
+
+def _active_users(organization: Organization, filters: UsageFilters) -> tuple[int, int]:
+    source = DailyRollup if filters.by_model else MemberDailyRollup
+    queryset = _scoped(
+        source.objects.filter(organization_id=organization.pk), filters, user=True, model=True
+    )
+    week_start = filters.end - timedelta(days=6)
+    counts = queryset.filter(
+        day__gte=week_start - timedelta(days=7), day__lte=filters.end
+    ).aggregate(
+        current=Count("user_id", distinct=True, filter=Q(day__gte=week_start)),
+        previous=Count("user_id", distinct=True, filter=Q(day__lt=week_start)),
+    )
+    return counts["current"] or 0, counts["previous"] or 0
+
+
+def _metrics(current: Totals, previous: Totals, active: tuple[int, int]) -> list[Metric]:
+    return [
+        Metric("spend", "Total spend", current.cost, previous.cost, "money"),
+        Metric("requests", "Successful requests", current.successes, previous.successes, "count"),
+        Metric(
+            "avg_cost", "Average cost per request", current.avg_cost, previous.avg_cost, "money4"
+        ),
+        Metric(
+            "input_tokens", "Input tokens", current.input_tokens, previous.input_tokens, "count"
+        ),
+        Metric(
+            "output_tokens", "Output tokens", current.output_tokens, previous.output_tokens, "count"
+        ),
+        Metric("active_users", "Active users (7 days)", active[0], active[1], "count"),
+    ]
+
+
+def _months(series: dict[date, Totals], filters: UsageFilters) -> list[MonthRow]:
+    rows: list[MonthRow] = []
+    previous_cost = None
+    for back in range(MONTHS_COMPARED - 1, -1, -1):
+        start = _month_start(filters.end, back)
+        end = _month_start(filters.end, back - 1) - timedelta(days=1)
+        totals = _sum_days(series, start, end)
+        change = (totals.cost - previous_cost) / previous_cost if previous_cost else None
+        rows.append(MonthRow(start, totals, partial=back == 0 and end > filters.end, change=change))
+        previous_cost = totals.cost
+    return rows
+
+
+def _models(organization: Organization, filters: UsageFilters) -> list[ModelRow]:
+    source = DailyRollup if filters.user_id is not None else ModelDailyRollup
+    queryset = _scoped(
+        source.objects.filter(organization_id=organization.pk), filters, user=True, model=True
+    )
+    rows = list(
+        queryset.filter(day__gte=filters.start, day__lte=filters.end)
+        .values("model", "provider")
+        .annotate(
+            # Before SUMS: there "requests" becomes the aggregate and F() would point at it.
+            p50_weighted=Sum(F("latency_p50_ms") * F("requests")),
+            p95_weighted=Sum(F("latency_p95_ms") * F("requests")),
+            **SUMS,
+        )
+        .order_by()
+    )
+    total_requests = sum(row["requests"] or 0 for row in rows) or 1
+    total_cost = sum(row["cost"] or 0 for row in rows) or 1
+    result = []
+    for row in rows:
+        totals = Totals.of(row)
+        weight = totals.requests or 1
+        result.append(
+            ModelRow(
+                model=row["model"],
+                provider=row["provider"],
+                totals=totals,
+                p50_ms=round((row["p50_weighted"] or 0) / weight),
+                p95_ms=round((row["p95_weighted"] or 0) / weight),
+                request_share=totals.requests / total_requests,
+                cost_share=totals.cost / total_cost,
+            )
+        )
+    result.sort(key=lambda r: (-r.totals.requests, r.model))
+    return result
+
+
+def _providers(models: list[ModelRow]) -> list[tuple[str, Totals, float]]:
+    by_provider: dict[str, Totals] = {}
+    for row in models:
+        by_provider.setdefault(row.provider, Totals()).add(row.totals)
+    total = sum(t.requests for t in by_provider.values()) or 1
+    ranked = sorted(by_provider.items(), key=lambda item: -item[1].requests)
+    return [(name, totals, totals.requests / total) for name, totals in ranked]
+
+
+def _members(
+    organization: Organization, filters: UsageFilters, names: dict[int, tuple[str, str, str]]
+) -> list[MemberRow]:
+    source = DailyRollup if filters.by_model else MemberDailyRollup
+    queryset = _scoped(
+        source.objects.filter(organization_id=organization.pk), filters, user=True, model=True
+    )
+    rows = (
+        queryset.filter(day__gte=filters.start, day__lte=filters.end)
+        .values("user_id")
+        .annotate(**SUMS)
+        .order_by()
+    )
+    total_cost = sum(row["cost"] or 0 for row in rows) or 1
+    result = []
+    for row in rows:
+        public_id, name, email = names.get(row["user_id"], ("", "Former member", ""))
+        totals = Totals.of(row)
+        result.append(
+            MemberRow(
+                row["user_id"], public_id, name or email, email, totals, totals.cost / total_cost
+            )
+        )
+    result.sort(key=lambda r: (-r.totals.cost, r.email))
+    return result
+
+
+def _weekly(organization: Organization, filters: UsageFilters) -> list[list[int]]:
+    """Requests by local weekday x hour over the window (UTC hours shifted into the org's zone)."""
+    if filters.user_id is None and not filters.by_model:
+        queryset = OrgHourlyRollup.objects.filter(organization_id=organization.pk)
+    else:
+        queryset = _scoped(
+            HourlyRollup.objects.filter(organization_id=organization.pk),
+            filters,
+            user=True,
+            model=True,
+        )
+    first, last = _utc_bounds(filters.start, filters.end, organization.time_zone)
+    rows = (
+        queryset.filter(hour__gte=first, hour__lt=last)
+        .values("hour")
+        .annotate(requests=Sum("requests"))
+        .order_by()
+    )
+    tz = zoneinfo.ZoneInfo(organization.time_zone)
+    grid = [[0] * 24 for _ in range(7)]
+    for row in rows:
+        local = row["hour"].astimezone(tz)
+        grid[local.weekday()][local.hour] += row["requests"] or 0
+    return grid
+
+
+def _choices(organization: Organization) -> tuple[list[str], list[str]]:
+    pairs = (
+        ModelDailyRollup.objects.filter(organization_id=organization.pk)
+        .values_list("model", "provider")
+        .distinct()
+        .order_by()
+    )
+    pairs = list(pairs)
+    return sorted({m for m, _ in pairs}), sorted({p for _, p in pairs})
+
+
+def usage_page(
+    organization: Organization, filters: UsageFilters, *, all_members: bool
+) -> UsagePage:
+    """Everything the Usage tab shows. `filters.user_id` must already be forced to the viewer
+    for a role that sees only its own usage (the view does that through `scope_filters`)."""
+    model_choices, provider_choices = _choices(organization)
+    page = UsagePage(has_data=bool(model_choices), filters=filters)
+    if not page.has_data:
+        return page
+    page.model_choices, page.provider_choices = model_choices, provider_choices
+    series = _series(organization, filters)
+    current = _sum_days(series, filters.start, filters.end)
+    previous = _sum_days(series, filters.previous_start, filters.previous_end)
+    page.metrics = _metrics(current, previous, _active_users(organization, filters))
+    page.days = [
+        DayRow(day, series.get(day, Totals()))
+        for day in (filters.start + timedelta(days=n) for n in range(filters.days))
+    ]
+    page.months = _months(series, filters)
+    page.models = _models(organization, filters)
+    page.providers = _providers(page.models)
+    page.weekly = _weekly(organization, filters)
+    if all_members:
+        names = member_names(organization.pk)
+        page.member_choices = sorted(
+            ((public_id, name or email) for public_id, name, email in names.values()),
+            key=lambda choice: choice[1].lower(),
+        )
+        page.members = _members(organization, filters, names)
+    return page
+
+
+def scope_filters(
+    organization: Organization, filters: UsageFilters, *, viewer_id: int, all_members: bool
+) -> UsageFilters:
+    """Resolve the member filter; a viewer without VIEW_ALL_USAGE always sees only themselves."""
+    if not all_members:
+        return UsageFilters(
+            **{**filters.__dict__, "member": "", "own_only": True, "user_id": viewer_id}
+        )
+    if not filters.member:
+        return filters
+    for user_id, (public_id, _, _) in member_names(organization.pk).items():
+        if public_id == filters.member:
+            return filters.with_user(user_id)
+    return UsageFilters(**{**filters.__dict__, "member": ""})
