@@ -2,6 +2,7 @@ from django.contrib import admin, messages
 from django.http import HttpRequest
 
 from audit.services import Actor
+from kilo_dashboard.templatetags.money import cents
 
 from . import sync
 from .models import (
@@ -81,7 +82,7 @@ class PaymentAdmin(ReadOnlyAdmin):
             except Exception as error:  # noqa: BLE001 - report each failure to the operator
                 self.message_user(request, f"{payment}: {error}", messages.ERROR)
             else:
-                self.message_user(request, f"Refunded {remaining / 100:.2f} USD of {payment}.")
+                self.message_user(request, f"Refunded {cents(remaining)} of {payment}.")
 
 
 for model, fields in (

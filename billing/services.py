@@ -16,6 +16,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from audit.services import Actor, audit_record
+from kilo_dashboard.templatetags.money import cents
 from organizations.models import Membership, Organization, Role
 
 from . import stripe_gateway as gateway
@@ -324,7 +325,7 @@ def credits_purchase(
             action="billing.payment_started",
             organization=organization,
             target=payment,
-            target_label=f"{payment.get_purpose_display()} of {amount_cents / 100:.2f} USD",
+            target_label=f"{payment.get_purpose_display()} of {cents(amount_cents)}",
             after={"amount_cents": amount_cents, "card": str(card)},
         )
     metadata = {
@@ -576,3 +577,25 @@ def auto_top_up_disable(organization: Organization, *, reason: str) -> None:
 
 def cents_to_microdollars(cents: int) -> int:
     return cents * MICRODOLLARS_PER_CENT
+
+
+def usage_debits_post(*, window_id: str, cost_by_organization: dict[int, int]) -> int:
+    """Debit each organization's credits for the usage rolled up in one rollup window.
+
+    Called by the usage rollup inside its transaction; the idempotency key is the window id
+    and the organization, so a window can never be debited twice. Returns entries written.
+    """
+    written = 0
+    organizations = Organization.objects.in_bulk(list(cost_by_organization))
+    for organization_id, cost in sorted(cost_by_organization.items()):
+        if cost <= 0:
+            continue
+        entry = ledger_append(
+            organization=organizations[organization_id],
+            kind=LedgerKind.USAGE,
+            amount_microdollars=-cost,
+            idempotency_key=f"usage:{window_id}:org{organization_id}",
+            description=f"Usage, rollup window {window_id}",
+        )
+        written += entry is not None
+    return written

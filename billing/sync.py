@@ -11,6 +11,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from audit.services import Actor, audit_record
+from kilo_dashboard.templatetags.money import cents
 
 from . import stripe_gateway as gateway
 from .ledger import ledger_append
@@ -78,7 +79,7 @@ def payment_intent_sync(payment_intent_id: str) -> Payment | None:
                 action="billing.payment_succeeded",
                 organization=payment.organization,
                 target=payment,
-                target_label=f"Payment of {intent.amount / 100:.2f} USD",
+                target_label=f"Payment of {cents(intent.amount)}",
             )
             documents.receipt_request(payment)
         elif intent.status == "requires_payment_method" and intent.failure_message:
@@ -139,7 +140,7 @@ def charge_refunds_sync(charge_id: str) -> list[Refund]:
                     action="billing.refund_recorded",
                     organization=payment.organization,
                     target=refund,
-                    target_label=f"Refund of {data.amount / 100:.2f} USD",
+                    target_label=f"Refund of {cents(data.amount)}",
                 )
             recorded.append(refund)
         total = sum(r.amount for r in refunds if r.status == "succeeded")

@@ -2,6 +2,8 @@
 
 import csv
 import logging
+import zoneinfo
+from decimal import Decimal
 
 from django.conf import settings
 from django.contrib import messages
@@ -14,7 +16,7 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from audit.services import Actor
-from kilo_dashboard.templatetags.money import microdollars
+from kilo_dashboard.templatetags.money import cents, microdollars
 from organizations.access import OrgAccess, org_view
 from organizations.permissions import Capability
 
@@ -75,14 +77,16 @@ def billing_tab(request: HttpRequest, access: OrgAccess) -> HttpResponse:
         "alert_form": LowBalanceAlertForm(
             initial={
                 "enabled": alert.enabled if alert else False,
-                "threshold": (alert.threshold_microdollars if alert else 50_000_000) / 1_000_000,
+                "threshold": Decimal(alert.threshold_microdollars if alert else 50_000_000)
+                / 1_000_000,
                 "recipients": ", ".join(alert.recipients) if alert else "",
             }
         ),
         "top_up_form": AutoTopUpForm(
             initial={
                 "enabled": top_up.enabled if top_up else False,
-                "threshold": (top_up.threshold_microdollars if top_up else 20_000_000) / 1_000_000,
+                "threshold": Decimal(top_up.threshold_microdollars if top_up else 20_000_000)
+                / 1_000_000,
                 "amount": (top_up.amount_cents if top_up else 10_000) // 100,
             }
         ),
@@ -95,16 +99,22 @@ def billing_tab(request: HttpRequest, access: OrgAccess) -> HttpResponse:
         return render(request, template, context)
 
 
+def _usd(microdollar_amount: int) -> str:
+    return str(Decimal(microdollar_amount) / Decimal(1_000_000))
+
+
 def _csv_rows(access: OrgAccess, entries):  # noqa: ANN001, ANN202
-    tz = timezone.get_current_timezone()
+    # Rows are produced while the response streams, after the view has returned, so the org's
+    # time zone is passed explicitly rather than activated for the thread.
+    tz = zoneinfo.ZoneInfo(access.organization.time_zone)
     yield ["date", "kind", "description", "amount_usd", "balance_after_usd", "reference"]
     for entry in entries.iterator():
         yield [
             timezone.localtime(entry.created_at, tz).isoformat(),
             entry.kind,
             entry.description,
-            microdollars(entry.amount_microdollars, 6).replace("$", "").replace(",", ""),
-            microdollars(entry.balance_after_microdollars, 6).replace("$", "").replace(",", ""),
+            _usd(entry.amount_microdollars),
+            _usd(entry.balance_after_microdollars),
             str(entry.public_id),
         ]
 
@@ -119,7 +129,6 @@ class _Echo:
 def billing_history_csv(request: HttpRequest, access: OrgAccess) -> StreamingHttpResponse:
     _, history = _history_filters(request, access)
     writer = csv.writer(_Echo())
-    timezone.activate(access.organization.time_zone)
     response = StreamingHttpResponse(
         (writer.writerow(row) for row in _csv_rows(access, history["entries"])),
         content_type="text/csv; charset=utf-8",
@@ -239,7 +248,7 @@ def billing_buy_credits(request: HttpRequest, access: OrgAccess) -> HttpResponse
     else:
         messages.success(
             request,
-            f"Payment of ${outcome.payment.amount_cents / 100:,.2f} received. The credits appear "
+            f"Payment of {cents(outcome.payment.amount_cents)} received. The credits appear "
             "as soon as Stripe confirms it (usually within seconds).",
         )
     return redirect(_tab(access, "payments"))

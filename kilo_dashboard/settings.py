@@ -223,7 +223,9 @@ USAGE_RETENTION_DAYS = env_int("USAGE_RETENTION_DAYS", 400)
 # Only billing/stripe_gateway.py reads these. The demo and the tests point STRIPE_API_BASE at a
 # localstripe server (a local fake Stripe) and STRIPE_JS_URL at its fake Stripe.js.
 STRIPE_SECRET_KEY = env_str("STRIPE_SECRET_KEY", "sk_test_localstripe", required=PRODUCTION)
-STRIPE_PUBLISHABLE_KEY = env_str("STRIPE_PUBLISHABLE_KEY", "pk_test_localstripe", required=PRODUCTION)
+STRIPE_PUBLISHABLE_KEY = env_str(
+    "STRIPE_PUBLISHABLE_KEY", "pk_test_localstripe", required=PRODUCTION
+)
 STRIPE_WEBHOOK_SECRET = env_str(
     "STRIPE_WEBHOOK_SECRET", "whsec_localstripe_demo_secret", required=PRODUCTION
 )
@@ -288,7 +290,5 @@ LOGGING = {
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
     # Per-request chatter of the Stripe SDK and WeasyPrint's progress steps.
-    "loggers": {
-        name: {"level": "WARNING"} for name in ("stripe", "weasyprint", "fontTools")
-    },
+    "loggers": {name: {"level": "WARNING"} for name in ("stripe", "weasyprint", "fontTools")},
 }

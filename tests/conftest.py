@@ -33,6 +33,8 @@ def pytest_configure(config: pytest.Config) -> None:
     from django.conf import settings
 
     n = _worker_index()
+    # Personas are created with passwords; the default hasher costs ~0.2 s per user.
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
     if settings.CACHES["default"]["BACKEND"].endswith("RedisCache"):
         base = settings.CACHES["default"]["LOCATION"].rsplit("/", 1)[0]
         settings.CACHES["default"]["LOCATION"] = f"{base}/{1 + n}"
@@ -138,8 +140,21 @@ def celery_worker(transactional_db):
     }
     app.control.purge()
     process = subprocess.Popen(  # noqa: S603 - fixed arguments
-        [sys.executable, "-m", "celery", "-A", "kilo_dashboard", "worker", "--pool", "solo",
-         "--without-heartbeat", "--without-gossip", "--without-mingle", "--loglevel", "WARNING"],
+        [
+            sys.executable,
+            "-m",
+            "celery",
+            "-A",
+            "kilo_dashboard",
+            "worker",
+            "--pool",
+            "solo",
+            "--without-heartbeat",
+            "--without-gossip",
+            "--without-mingle",
+            "--loglevel",
+            "WARNING",
+        ],
         cwd=Path(__file__).resolve().parent.parent,
         env=env,
     )

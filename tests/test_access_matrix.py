@@ -182,12 +182,6 @@ def _methods() -> list:
 # --- fixtures -----------------------------------------------------------------------------------
 
 
-@pytest.fixture(autouse=True)
-def _fast_password_hashing(settings):
-    # The personas are created with a password; the default hasher costs ~0.2 s per user.
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-
-
 @pytest.fixture
 def world(org, personas) -> SimpleNamespace:
     """Acme with the four personas, a second admin (the target of member actions) and a

@@ -30,11 +30,6 @@ def _eager_tasks():
     app.conf.task_always_eager, app.conf.task_eager_propagates = saved
 
 
-@pytest.fixture(autouse=True)
-def _fast_password_hashing(settings):
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-
-
 def stripe_js_confirm_setup(client_secret: str, number: str = VISA) -> dict:
     """What localstripe's Stripe.js does for confirmCardSetup() with the card typed in."""
     setup_intent = client_secret.split("_secret_")[0]

@@ -17,11 +17,6 @@ from tests.conftest import actor, client_for, make_user
 TOKEN_RE = re.compile(r"/invitations/([A-Za-z0-9_-]+)/")
 
 
-@pytest.fixture(autouse=True)
-def _fast_password_hashing(settings):
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-
-
 def snapshot() -> tuple:
     """Everything a request to the Organization tab could change."""
     return (

@@ -31,11 +31,6 @@ T0 = datetime(2025, 3, 3, 9, 0, tzinfo=UTC)
 TOKEN_RE = re.compile(r"/invitations/([A-Za-z0-9_-]+)/")
 
 
-@pytest.fixture(autouse=True)
-def _fast_password_hashing(settings):
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-
-
 @pytest.fixture
 def invite(django_capture_on_commit_callbacks, mailoutbox):
     """Invite through the service and return (invitation, token from the emailed link)."""

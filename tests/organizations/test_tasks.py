@@ -14,11 +14,17 @@ def test_a_real_worker_expires_stale_invitations_once(celery_worker):
     org = make_org("acme", "Acme Robotics")
     now = timezone.now()
     stale = Invitation.objects.create(
-        organization=org, email="late@acme.test", token_hash="a" * 64, sent_at=now,
+        organization=org,
+        email="late@acme.test",
+        token_hash="a" * 64,
+        sent_at=now,
         expires_at=now - timedelta(minutes=1),
     )
     fresh = Invitation.objects.create(
-        organization=org, email="soon@acme.test", token_hash="b" * 64, sent_at=now,
+        organization=org,
+        email="soon@acme.test",
+        token_hash="b" * 64,
+        sent_at=now,
         expires_at=now + timedelta(days=1),
     )
 

@@ -22,11 +22,6 @@ HTMX_MEMBER_TABLE = {"HX-Request": "true", "HX-Target": "member-table"}
 TOKEN_RE = re.compile(r"/invitations/([A-Za-z0-9_-]+)/")
 
 
-@pytest.fixture(autouse=True)
-def _fast_password_hashing(settings):
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-
-
 @pytest.fixture
 def invite_token(django_capture_on_commit_callbacks, mailoutbox):
     """Invite and return the token from the emailed link."""

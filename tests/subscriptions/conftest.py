@@ -22,11 +22,6 @@ def _eager_tasks():
     app.conf.task_always_eager, app.conf.task_eager_propagates = saved
 
 
-@pytest.fixture(autouse=True)
-def _fast_password_hashing(settings):
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-
-
 def subscribe(org, owner, seats: int = 10, plan: str = "teams", interval: str = "month"):  # noqa: ANN001, ANN201
     plans_sync()
     add_card(org, owner)

@@ -8,15 +8,11 @@ import pytest
 
 from billing import stripe_gateway as gateway
 
-FIXTURES = Path(__file__).resolve().parents[3] / "shared" / "data" / "stripe" / "fixtures3.json"
-if not FIXTURES.exists():  # CI lays shared/ beside the clone
-    FIXTURES = Path(__file__).resolve().parents[4] / "shared" / "data" / "stripe" / "fixtures3.json"
+FIXTURES = Path(__file__).resolve().parents[1] / "data" / "stripe" / "fixtures3.json"
 
 
 @pytest.fixture(scope="module")
 def resources() -> dict:
-    if not FIXTURES.exists():
-        pytest.skip("Stripe's fixtures3.json is not available")
     return json.loads(FIXTURES.read_text())["resources"]
 
 

@@ -13,11 +13,6 @@ from usage.services import ingest_key_create
 _ids = itertools.count(1)
 
 
-@pytest.fixture(autouse=True)
-def _fast_password_hashing(settings):
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-
-
 @pytest.fixture
 def ingest_key(org, owner) -> str:
     _, secret = ingest_key_create(actor=actor(owner), organization=org, name="Gateway")
