@@ -28,7 +28,8 @@ from .models import (
     StripeCustomer,
 )
 
-DEMO_PURCHASES_CENTS = (100_00, 500_00, 1_000_00)
+# Enough to cover the demo's 90 days of usage (about $3,200), so the balance stays positive.
+DEMO_PURCHASES_CENTS = (1_000_00, 2_500_00, 1_000_00)
 DEMO_PROMO = "WELCOME50"
 
 
