@@ -16,7 +16,7 @@ def _database_ok() -> bool:
 
 
 def _broker_status() -> str:
-    if not settings.CELERY_BROKER_URL:
+    if settings.CELERY_TASK_ALWAYS_EAGER:
         return "eager"  # the demo runs tasks in-process: there is no broker to be down
     try:
         client = redis.Redis.from_url(

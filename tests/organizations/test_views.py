@@ -53,7 +53,7 @@ def invite(org: Organization, by: User, email: str, role: str = Role.MEMBER) -> 
 
 def emails_in(html: str) -> list[str]:
     """The member table's email column, in page order."""
-    return re.findall(r"<td>([^<@\s]+@[^<\s]+)</td>", html)
+    return re.findall(r"<td data-label=\"Email\">([^<@\s]+@[^<\s]+)</td>", html)
 
 
 def membership_of(user: User, org: Organization) -> Membership:
