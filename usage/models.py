@@ -218,11 +218,12 @@ class DailyRollup(Metrics, Latency):
             models.Index(fields=["organization_id", "provider", "day"], name="daily_org_provider"),
         ]
 
-    # Compact rollups: what the default (unfiltered) view reads, so that its cost depends on the
-    # number of days, models and members, not on the number of events.
-
     def __str__(self) -> str:
         return f"{self.organization_id} {self.day} {self.model}"
+
+
+# Compact rollups: what the default (unfiltered) view reads, so that its cost depends on the
+# number of days, models and members, not on the number of events.
 
 
 class OrgHourlyRollup(Metrics):
