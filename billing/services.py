@@ -20,6 +20,7 @@ from kilo_dashboard.templatetags.money import cents
 from organizations.models import Membership, Organization, Role
 
 from . import stripe_gateway as gateway
+from . import sync
 from .ledger import ledger_append
 from .models import (
     MICRODOLLARS_PER_CENT,
@@ -360,11 +361,14 @@ def credits_purchase(
     with transaction.atomic():
         payment = Payment.objects.select_for_update().get(pk=payment.pk)
         if payment.status != PaymentStatus.SUCCEEDED:  # the webhook may have been faster
+            old_status = payment.status
             payment.status = status
             if failed:
                 payment.failure_code = (intent.failure_code if intent else "") or "card_declined"
                 payment.failure_message = (message or "Your card was declined.")[:500]
             payment.save()
+            if payment.status not in (old_status, PaymentStatus.SUCCEEDED):
+                sync.audit_payment_status(payment, old_status)
     return PurchaseOutcome(
         payment=payment,
         status=payment.status,

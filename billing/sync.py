@@ -54,6 +54,7 @@ def payment_intent_sync(payment_intent_id: str) -> Payment | None:
 
     with transaction.atomic():
         payment = Payment.objects.select_for_update().get(pk=payment.pk)
+        old_status = payment.status
         payment.stripe_payment_intent_id = intent.id
         if intent.latest_charge:
             payment.stripe_charge_id = intent.latest_charge
@@ -98,7 +99,22 @@ def payment_intent_sync(payment_intent_id: str) -> Payment | None:
             payment.save()
         else:
             payment.save()
+        if payment.status not in (old_status, PaymentStatus.SUCCEEDED):  # success audited above
+            audit_payment_status(payment, old_status)
     return payment
+
+
+def audit_payment_status(payment: Payment, old_status: str) -> None:
+    """Audit a payment's move to a status other than success (failed, canceled, pending)."""
+    audit_record(
+        actor=Actor.system(),
+        action="billing.payment_status_changed",
+        organization=payment.organization,
+        target=payment,
+        target_label=f"Payment of {cents(payment.amount_cents)}",
+        before={"status": old_status},
+        after={"status": payment.status, "failure_message": payment.failure_message},
+    )
 
 
 def charge_refunds_sync(charge_id: str) -> list[Refund]:

@@ -1,12 +1,14 @@
 """Reads for the Subscriptions tab, the seat check, the past-due banner and billing history."""
 
+import zoneinfo
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 
 from organizations.models import Organization, Plan
 from organizations.selectors import SeatUsage, seat_usage
 
 from .models import (
+    LIVE_STATUSES,
     PAYMENT_PROBLEM_STATUSES,
     SEAT_KINDS,
     Status,
@@ -143,3 +145,23 @@ def tab_data(organization: Organization) -> TabData:
         period_total=unit * sub.quantity if sub else 0,
         history=seat_history(organization),
     )
+
+
+def current_period_dates(organization: Organization) -> tuple[date, date] | None:
+    """The live subscription's current period as local dates [start, end), or None.
+
+    The Usage tab's "this billing period" follows it; without a subscription the tab falls back
+    to the calendar month in the organization's time zone.
+    """
+    period = (
+        Subscription.objects.filter(organization=organization, status__in=LIVE_STATUSES)
+        .exclude(current_period_start=None)
+        .exclude(current_period_end=None)
+        .values_list("current_period_start", "current_period_end")
+        .first()
+    )
+    if period is None:
+        return None
+    tz = zoneinfo.ZoneInfo(organization.time_zone)
+    start, end = (moment.astimezone(tz).date() for moment in period)
+    return (start, end) if start < end else None

@@ -67,8 +67,18 @@ def local_today(time_zone: str, now: datetime | None = None) -> date:
     return (now or timezone.now()).astimezone(zoneinfo.ZoneInfo(time_zone)).date()
 
 
-def parse_filters(params, *, time_zone: str, now: datetime | None = None) -> UsageFilters:  # noqa: ANN001
-    """Unknown or inconsistent values fall back to the defaults rather than failing the page."""
+def parse_filters(
+    params,  # noqa: ANN001
+    *,
+    time_zone: str,
+    now: datetime | None = None,
+    billing_period: tuple[date, date] | None = None,
+) -> UsageFilters:
+    """Unknown or inconsistent values fall back to the defaults rather than failing the page.
+
+    `billing_period` is the subscription's current period as local dates [start, end); without
+    one, "this billing period" is the calendar month in the organization's time zone.
+    """
     today = local_today(time_zone, now)
     range_key = params.get("range") if params.get("range") in RANGES else "period"
     if range_key == "custom":
@@ -78,7 +88,13 @@ def parse_filters(params, *, time_zone: str, now: datetime | None = None) -> Usa
         else:
             end = min(end, today)
             start = min(start, end)
-    if range_key == "period":
+    if range_key == "period" and billing_period and billing_period[0] <= today:
+        period_start, period_end = billing_period
+        start, end = period_start, min(today, period_end - timedelta(days=1))
+        # Period to date against the same number of days of the period before, of equal length.
+        previous_start = period_start - (period_end - period_start)
+        previous_end = min(previous_start + (end - start), start - timedelta(days=1))
+    elif range_key == "period":
         start, end = today.replace(day=1), today
         previous_start = (start - timedelta(days=1)).replace(day=1)
         # Month to date against the same number of days of the previous month.

@@ -9,6 +9,7 @@ from django.views.decorators.http import require_GET, require_POST
 from audit.services import Actor
 from organizations.access import OrgAccess, org_view
 from organizations.permissions import Capability
+from subscriptions.selectors import current_period_dates
 
 from . import charts, selectors, services
 from .api import api
@@ -18,7 +19,11 @@ from .filters import RANGES, parse_filters
 
 def _filters(request: HttpRequest, access: OrgAccess):  # noqa: ANN202
     all_members = access.can(Capability.VIEW_ALL_USAGE)
-    filters = parse_filters(request.GET, time_zone=access.organization.time_zone)
+    filters = parse_filters(
+        request.GET,
+        time_zone=access.organization.time_zone,
+        billing_period=current_period_dates(access.organization),
+    )
     return selectors.scope_filters(
         access.organization, filters, viewer_id=request.user.pk, all_members=all_members
     ), all_members

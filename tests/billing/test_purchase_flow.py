@@ -7,6 +7,7 @@ import requests
 from django.conf import settings
 from django.urls import reverse
 
+from audit.models import AuditEvent
 from billing import services, sync
 from billing.ledger import balance_of
 from billing.models import CreditLedgerEntry, Document, Payment, PaymentStatus, StripeEvent
@@ -98,6 +99,10 @@ def test_a_declined_card_shows_stripes_reason_and_grants_nothing(org, owner):
     payment.refresh_from_db()
     assert payment.status == PaymentStatus.FAILED
     assert balance_of(org) == 0
+    # The failure is audited once (the redelivered events change nothing more).
+    [failure] = AuditEvent.objects.filter(action="billing.payment_status_changed")
+    assert failure.after == {"status": "failed", "failure_message": "Your card was declined."}
+    assert failure.target_id == str(payment.public_id)
 
 
 def test_a_custom_amount_outside_10_to_10000_dollars_is_refused(org, owner):

@@ -87,9 +87,16 @@ def test_a_failed_renewal_payment_shows_the_past_due_banner_to_owners_and_admins
     assert sub.status == Status.PAST_DUE and sub.last_payment_failed_at is not None
     assert SubscriptionChange.objects.filter(kind=ChangeKind.PAYMENT_FAILED).count() == 1
     url = reverse("organization_tab", args=[org.slug])
-    for user in (owner, admin):
-        assert "subscription payment failed" in client_for(user).get(url).content.decode()
-    assert "subscription payment failed" not in client_for(member).get(url).content.decode()
+    pages = {
+        name: client_for(user).get(url).content.decode()
+        for name, user in (("owner", owner), ("admin", admin), ("member", member))
+    }
+    assert "subscription payment failed" in pages["owner"]
+    assert "Update the card" in pages["owner"]  # only owners may change the card
+    assert "subscription payment failed" in pages["admin"]
+    assert "Ask an owner to update the card" in pages["admin"]
+    assert "Update the card" not in pages["admin"]
+    assert "subscription payment failed" not in pages["member"]
 
     # The owner fixes the card; Stripe's retry pays the invoice; invoice.paid clears the banner.
     visa = PaymentMethod.objects.get(organization=org, last4="4242")
