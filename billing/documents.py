@@ -223,6 +223,14 @@ def render_pdf(document: Document) -> bytes:
     return HTML(string=html).write_pdf()
 
 
+def unissued_document_ids(older_than: timedelta = timedelta(minutes=30)) -> list[int]:
+    """Documents requested but still not rendered after `older_than` (their task failed)."""
+    cutoff = timezone.now() - older_than
+    return list(
+        Document.objects.filter(issued_at=None, created_at__lt=cutoff).values_list("pk", flat=True)
+    )
+
+
 def document_render(document_id: int) -> Document:
     """Render and store once. Issued documents are immutable: a second run changes nothing."""
     document = Document.objects.select_related("organization", "payment").get(pk=document_id)

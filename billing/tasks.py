@@ -15,7 +15,12 @@ def process_stripe_event(event_pk: int) -> str:
     return webhooks.event_process(event_pk)
 
 
-@shared_task(name="billing.tasks.render_document")
+@shared_task(
+    name="billing.tasks.render_document",
+    autoretry_for=(Exception,),  # rendering is idempotent: a retry never issues twice
+    retry_backoff=True,
+    max_retries=5,
+)
 def render_document(document_id: int) -> str:
     return documents.document_render(document_id).number
 
@@ -24,6 +29,9 @@ def render_document(document_id: int) -> str:
 def issue_monthly_statements() -> int:
     from organizations.models import Organization
 
+    # Documents whose rendering failed for good (retries exhausted, worker lost) get another try.
+    for document_id in documents.unissued_document_ids():
+        render_document.delay(document_id)
     count = 0
     for organization_id, period_start in documents.statements_due():
         organization = Organization.objects.get(pk=organization_id)

@@ -140,3 +140,21 @@ def test_the_statement_shows_usage_by_member_and_by_model_from_the_usage_rollups
     text = pdf_text(document)
     assert "Olivia Owens" in text and "anthropic/claude-sonnet-4" in text
     assert "$3.45" in text
+
+
+def test_a_document_whose_rendering_failed_is_found_again_after_half_an_hour(org):
+    from datetime import timedelta
+
+    import time_machine
+
+    today = datetime.now(tz=UTC).date()
+    document = documents.statement_request(org, today.replace(day=1))
+    # As if the render task had died: requested, never issued.
+    Document.objects.filter(pk=document.pk).update(issued_at=None, sha256="", file="")
+    assert documents.unissued_document_ids() == []  # its task may still be running
+    with time_machine.travel(datetime.now(tz=UTC) + timedelta(minutes=31)):
+        assert documents.unissued_document_ids() == [document.pk]
+        documents.document_render(document.pk)
+        assert documents.unissued_document_ids() == []
+    document.refresh_from_db()
+    assert document.is_issued and "Monthly statement" in pdf_text(document)
