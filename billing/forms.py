@@ -122,8 +122,16 @@ class BillingDetailsForm(forms.Form):
         }
 
 
+# The purchase history lists ledger entries and, from the Subscriptions app, subscription changes.
+HISTORY_KIND_CHOICES = [
+    ("", "All kinds"),
+    *LedgerKind.choices,
+    ("subscription", "Subscription change"),
+]
+
+
 class HistoryFilterForm(forms.Form):
-    kind = forms.ChoiceField(choices=[("", "All kinds"), *LedgerKind.choices], required=False)
+    kind = forms.ChoiceField(choices=HISTORY_KIND_CHOICES, required=False)
     date_from = forms.DateField(required=False, label="From")
     date_to = forms.DateField(required=False, label="To")
     page = forms.IntegerField(required=False, min_value=1)

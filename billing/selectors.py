@@ -154,7 +154,7 @@ def history(
         "payment", "refund", "created_by"
     )
     if kind:
-        entries = entries.filter(kind=kind)
+        entries = entries.filter(kind=kind)  # "subscription" matches no ledger entry
     if date_from:
         entries = entries.filter(created_at__gte=datetime.combine(date_from, time.min, tz))
     if date_to:

@@ -1,6 +1,7 @@
 """Billing tab and its actions. Thin: parse input, call one service, respond."""
 
 import csv
+import heapq
 import logging
 import zoneinfo
 from decimal import Decimal
@@ -19,9 +20,11 @@ from audit.services import Actor
 from kilo_dashboard.templatetags.money import cents, microdollars
 from organizations.access import OrgAccess, org_view
 from organizations.permissions import Capability
+from subscriptions.selectors import history_changes
 
 from . import selectors, services, stripe_gateway, webhooks
 from .forms import (
+    HISTORY_KIND_CHOICES,
     AutoTopUpForm,
     BillingDetailsForm,
     BuyCreditsForm,
@@ -32,7 +35,7 @@ from .forms import (
     dollars_to_cents,
     dollars_to_microdollars,
 )
-from .models import LedgerKind, PaymentStatus
+from .models import PaymentStatus
 from .services import BillingError
 
 logger = logging.getLogger(__name__)
@@ -46,13 +49,19 @@ def _tab(access: OrgAccess, anchor: str = "") -> str:
 def _history_filters(request: HttpRequest, access: OrgAccess) -> tuple[HistoryFilterForm, dict]:
     form = HistoryFilterForm(request.GET)
     params = form.cleaned_data if form.is_valid() else {}
-    entries = selectors.history(
-        access.organization,
-        kind=params.get("kind") or "",
-        date_from=params.get("date_from"),
-        date_to=params.get("date_to"),
-    )
-    return form, {"entries": entries, "page": params.get("page") or 1}
+    filters = {
+        "kind": params.get("kind") or "",
+        "date_from": params.get("date_from"),
+        "date_to": params.get("date_to"),
+    }
+    entries = selectors.history(access.organization, **filters)
+    changes = history_changes(access.organization, **filters)
+    return form, {
+        "entries": entries,
+        "changes": changes,
+        "filters": filters,
+        "page": params.get("page") or 1,
+    }
 
 
 @require_GET
@@ -90,7 +99,8 @@ def billing_tab(request: HttpRequest, access: OrgAccess) -> HttpResponse:
                 "amount": (top_up.amount_cents if top_up else 10_000) // 100,
             }
         ),
-        "ledger_kinds": LedgerKind.choices,
+        "ledger_kinds": HISTORY_KIND_CHOICES[1:],
+        "history_filters": history["filters"],
     }
     template = "billing/billing_tab.html"
     if request.htmx and request.htmx.target == "billing-history":
@@ -103,20 +113,44 @@ def _usd(microdollar_amount: int) -> str:
     return str(Decimal(microdollar_amount) / Decimal(1_000_000))
 
 
-def _csv_rows(access: OrgAccess, entries):  # noqa: ANN001, ANN202
-    # Rows are produced while the response streams, after the view has returned, so the org's
-    # time zone is passed explicitly rather than activated for the thread.
+def _csv_rows(access: OrgAccess, entries, changes):  # noqa: ANN001, ANN202
+    """Ledger entries and subscription changes, merged newest first.
+
+    Rows are produced while the response streams, after the view has returned, so the org's
+    time zone is passed explicitly rather than activated for the thread. Ledger amounts are
+    credits; a subscription change's amount is what was charged to the card at once.
+    """
     tz = zoneinfo.ZoneInfo(access.organization.time_zone)
     yield ["date", "kind", "description", "amount_usd", "balance_after_usd", "reference"]
-    for entry in entries.iterator():
-        yield [
-            timezone.localtime(entry.created_at, tz).isoformat(),
-            entry.kind,
-            entry.description,
-            _usd(entry.amount_microdollars),
-            _usd(entry.balance_after_microdollars),
-            str(entry.public_id),
-        ]
+    ledger_rows = (
+        (
+            entry.created_at,
+            [
+                entry.kind,
+                entry.description,
+                _usd(entry.amount_microdollars),
+                _usd(entry.balance_after_microdollars),
+                str(entry.public_id),
+            ],
+        )
+        for entry in entries.iterator()
+    )
+    change_rows = (
+        (
+            change.created_at,
+            [
+                "subscription",
+                f"{change.get_kind_display()}: {change.detail} (charged to card)",
+                str(Decimal(change.amount_cents) / 100),
+                "",
+                str(change.public_id),
+            ],
+        )
+        for change in changes.iterator()
+    )
+    newest_first = heapq.merge(ledger_rows, change_rows, key=lambda row: row[0], reverse=True)
+    for created_at, row in newest_first:
+        yield [timezone.localtime(created_at, tz).isoformat(), *row]
 
 
 class _Echo:
@@ -130,7 +164,7 @@ def billing_history_csv(request: HttpRequest, access: OrgAccess) -> StreamingHtt
     _, history = _history_filters(request, access)
     writer = csv.writer(_Echo())
     response = StreamingHttpResponse(
-        (writer.writerow(row) for row in _csv_rows(access, history["entries"])),
+        (writer.writerow(row) for row in _csv_rows(access, history["entries"], history["changes"])),
         content_type="text/csv; charset=utf-8",
     )
     name = f"{access.organization.slug}-credit-history-{timezone.now():%Y%m%d}.csv"

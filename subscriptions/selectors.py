@@ -2,7 +2,9 @@
 
 import zoneinfo
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, time, timedelta
+
+from django.db.models import QuerySet
 
 from organizations.models import Organization, Plan
 from organizations.selectors import SeatUsage, seat_usage
@@ -113,13 +115,36 @@ def seat_history(organization: Organization) -> list[SubscriptionChange]:
     )
 
 
-def billing_history(organization: Organization, limit: int = 50) -> list[SubscriptionChange]:
-    """Every subscription change, newest first: the Billing tab's purchase history lists them."""
-    return list(
-        SubscriptionChange.objects.filter(organization=organization)
-        .select_related("actor")
-        .order_by("-created_at", "-id")[:limit]
-    )
+HISTORY_KIND = "subscription"  # how the Billing history's kind filter names these rows
+
+
+def history_changes(
+    organization: Organization,
+    *,
+    kind: str = "",
+    date_from: date | None = None,
+    date_to: date | None = None,
+) -> QuerySet[SubscriptionChange]:
+    """Subscription changes for the Billing tab's purchase history and its CSV, newest first.
+
+    Takes the history's filters: a ledger kind other than "subscription" selects none; dates are
+    days in the organization's time zone, inclusive.
+    """
+    changes = SubscriptionChange.objects.filter(organization=organization)
+    if kind and kind != HISTORY_KIND:
+        return changes.none()
+    tz = zoneinfo.ZoneInfo(organization.time_zone or "UTC")
+    if date_from:
+        changes = changes.filter(created_at__gte=datetime.combine(date_from, time.min, tz))
+    if date_to:
+        next_day = datetime.combine(date_to + timedelta(days=1), time.min, tz)
+        changes = changes.filter(created_at__lt=next_day)
+    return changes.select_related("actor").order_by("-created_at", "-id")
+
+
+def billing_history(organization: Organization, limit: int = 50, **filters: object) -> list:
+    """The newest subscription changes for the Billing tab's purchase history."""
+    return list(history_changes(organization, **filters)[:limit])
 
 
 @dataclass(frozen=True)

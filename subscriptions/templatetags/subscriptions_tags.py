@@ -22,5 +22,8 @@ def past_due_subscription(context: template.Context):  # noqa: ANN201
 
 
 @register.inclusion_tag("subscriptions/_billing_history.html")
-def subscription_purchase_history(organization) -> dict:  # noqa: ANN001
-    return {"org": organization, "changes": selectors.billing_history(organization)}
+def subscription_purchase_history(organization, kind="", date_from=None, date_to=None) -> dict:  # noqa: ANN001
+    changes = selectors.billing_history(
+        organization, kind=kind or "", date_from=date_from, date_to=date_to
+    )
+    return {"org": organization, "changes": changes, "filtered": bool(kind or date_from or date_to)}

@@ -124,3 +124,62 @@ def test_owner_edits_billing_details_which_reach_stripe(org, owner):
     from billing import stripe_gateway
 
     assert stripe_gateway.customer_retrieve(customer.stripe_id).email == "ap@acme.test"
+
+
+@pytest.fixture
+def subscription_change(org, owner):  # noqa: ANN201
+    from datetime import UTC, datetime
+
+    from subscriptions.models import Subscription, SubscriptionChange
+
+    sub = Subscription.objects.create(
+        organization=org,
+        stripe_id="sub_h",
+        plan="teams",
+        interval="month",
+        quantity=12,
+        status="active",
+    )
+    at = datetime(2026, 11, 20, 9, 0, tzinfo=UTC)
+    return SubscriptionChange.objects.create(
+        organization=org,
+        subscription=sub,
+        kind="seats_added",
+        actor=owner,
+        actor_email=owner.email,
+        from_quantity=10,
+        to_quantity=12,
+        amount_cents=1_500,
+        effective_at=at,
+        created_at=at,
+    )
+
+
+def test_the_csv_merges_subscription_changes_with_ledger_entries(
+    org, owner, entries, subscription_change
+):
+    client = client_for(owner)
+    url = reverse("billing_history_csv", args=[org.slug])
+    rows = list(csv.reader(io.StringIO(b"".join(client.get(url).streaming_content).decode())))
+    kinds = [r[1] for r in rows[1:]]
+    assert kinds.count("subscription") == 1 and "usage" in kinds and "promotional" in kinds
+    dates = [r[0] for r in rows[1:]]
+    assert dates == sorted(dates, reverse=True)  # one timeline, newest first
+    [change] = [r for r in rows[1:] if r[1] == "subscription"]
+    assert change[3] == "15" and change[5] == str(subscription_change.public_id)
+
+    only = client.get(url, {"kind": "subscription"})
+    rows = list(csv.reader(io.StringIO(b"".join(only.streaming_content).decode())))
+    assert [r[1] for r in rows[1:]] == ["subscription"]
+    html = client.get(reverse("billing_tab", args=[org.slug]), {"kind": "usage"}).content.decode()
+    assert "No subscription change matches these filters" in html
+
+
+def test_subscription_changes_follow_the_date_filter(org, owner, subscription_change):
+    client = client_for(owner)
+    tab = reverse("billing_tab", args=[org.slug])
+    inside = client.get(tab, {"date_from": "2026-11-20", "date_to": "2026-11-20"})
+    outside = client.get(tab, {"date_from": "2026-11-21", "date_to": "2026-11-30"})
+    assert "Seats added" in inside.content.decode()
+    assert "No subscription change matches these filters" in outside.content.decode()
+    assert "No subscription change matches these filters" not in inside.content.decode()
