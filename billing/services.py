@@ -7,6 +7,8 @@ in `sync.py`.
 """
 
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -46,6 +48,16 @@ class BillingError(Exception):
     """A rule or Stripe refused the change; the message is safe to show to the user."""
 
 
+@contextmanager
+def stripe_errors(error_class: type[Exception] = BillingError) -> Iterator[None]:
+    """Stripe's refusal (a declined card, a bad tax id...) becomes `error_class` carrying Stripe's
+    own message, which views show to the user."""
+    try:
+        yield
+    except gateway.GatewayError as error:
+        raise error_class(error.message) from error
+
+
 def _require_owner(actor: Actor, organization: Organization) -> None:
     if actor.user is None:
         return  # the system (tasks, webhooks, the demo) acts with full rights
@@ -76,15 +88,13 @@ def customer_ensure(organization: Organization) -> StripeCustomer:
     existing = StripeCustomer.objects.filter(organization=organization).first()
     if existing:
         return existing
-    try:
+    with stripe_errors():
         data = gateway.customer_create(
             name=organization.name,
             email=organization.billing_email,
             org_ref=organization.slug,
             idempotency_key=f"customer-create-{organization.pk}",
         )
-    except gateway.GatewayError as error:
-        raise BillingError(error.message) from error
     customer, _ = StripeCustomer.objects.get_or_create(
         organization=organization,
         defaults={"stripe_id": data.id, "email": data.email, "name": organization.name},
@@ -97,12 +107,10 @@ def billing_details_update(
 ) -> StripeCustomer:
     _require_owner(actor, organization)
     customer = customer_ensure(organization)
-    try:
+    with stripe_errors():
         gateway.customer_update(
             customer.stripe_id, email=email, name=name, address=address, tax_id=tax_id
         )
-    except gateway.GatewayError as error:
-        raise BillingError(error.message) from error
     fields = ("email", "name", "tax_id", *(f"address_{k}" for k in address))
     with transaction.atomic():
         customer = StripeCustomer.objects.select_for_update().get(pk=customer.pk)
@@ -131,12 +139,10 @@ def card_setup_start(*, actor: Actor, organization: Organization) -> gateway.Set
     """A SetupIntent for Stripe.js to confirm in the browser (the card never touches us)."""
     _require_owner(actor, organization)
     customer = customer_ensure(organization)
-    try:
+    with stripe_errors():
         return gateway.setup_intent_create(
             customer_id=customer.stripe_id, idempotency_key=f"setup-{uuid.uuid4()}"
         )
-    except gateway.GatewayError as error:
-        raise BillingError(error.message) from error
 
 
 def mirror_card(organization: Organization, card: gateway.CardData) -> PaymentMethod:
@@ -160,7 +166,7 @@ def card_add_from_setup_intent(
     """After Stripe.js confirmed the SetupIntent: check it is ours, attach and mirror the card."""
     _require_owner(actor, organization)
     customer = customer_ensure(organization)
-    try:
+    with stripe_errors():
         intent = gateway.setup_intent_retrieve(setup_intent_id)
         if intent.customer != customer.stripe_id:
             raise BillingError("This card setup does not belong to this organization.")
@@ -176,8 +182,6 @@ def card_add_from_setup_intent(
         ).exists()
         if make_default:
             gateway.customer_set_default_payment_method(customer.stripe_id, card.id)
-    except gateway.GatewayError as error:
-        raise BillingError(error.message) from error
     with transaction.atomic():
         method = mirror_card(organization, card)
         if make_default:
@@ -204,10 +208,8 @@ def _set_default_locally(organization: Organization, method: PaymentMethod) -> N
 def card_make_default(*, actor: Actor, organization: Organization, method: PaymentMethod) -> None:
     _require_owner(actor, organization)
     customer = customer_ensure(organization)
-    try:
+    with stripe_errors():
         gateway.customer_set_default_payment_method(customer.stripe_id, method.stripe_id)
-    except gateway.GatewayError as error:
-        raise BillingError(error.message) from error
     with transaction.atomic():
         _set_default_locally(organization, method)
         audit_record(
@@ -228,12 +230,10 @@ def card_remove(*, actor: Actor, organization: Organization, method: PaymentMeth
         .order_by("-created_at")
         .first()
     )
-    try:
+    with stripe_errors():
         gateway.payment_method_detach(method.stripe_id)
         if method.is_default and successor:
             gateway.customer_set_default_payment_method(customer.stripe_id, successor.stripe_id)
-    except gateway.GatewayError as error:
-        raise BillingError(error.message) from error
     with transaction.atomic():
         was_default = method.is_default
         PaymentMethod.objects.filter(pk=method.pk).update(

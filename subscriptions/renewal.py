@@ -13,6 +13,7 @@ from django.utils import timezone
 
 from audit.services import Actor
 from billing import stripe_gateway as gateway
+from billing.services import stripe_errors
 from organizations.models import Organization
 from organizations.permissions import Capability
 from organizations.selectors import seat_usage
@@ -175,10 +176,8 @@ def _set_cancel(
                 if cancel
                 else "The subscription is not being cancelled."
             )
-        try:
+        with stripe_errors(SubscriptionError):
             data = gateway.subscription_set_cancel_at_period_end(sub.stripe_id, cancel)
-        except gateway.GatewayError as error:
-            raise SubscriptionError(error.message) from error
         before = snapshot(sub)
         mirror(sub, data)
         sub.save()
@@ -227,15 +226,13 @@ def scheduled_changes_apply(subscription_id: int, *, now: datetime | None = None
         used = seat_usage(sub.organization).used
         quantity = max(sub.scheduled_quantity or data.quantity, used)
         target = PlanPrice(sub.scheduled_plan or sub.plan, sub.scheduled_interval or sub.interval)
-        try:
+        with stripe_errors(SubscriptionError):
             updated = gateway.subscription_change_at_renewal(
                 data,
                 plan_id=target.stripe_id,
                 quantity=quantity,
                 idempotency_key=f"subscription-renewal-{sub.public_id}-{data.current_period_end}",
             )
-        except gateway.GatewayError as error:
-            raise SubscriptionError(error.message) from error
         before = snapshot(sub)
         scheduled = (sub.scheduled_quantity, sub.scheduled_plan, sub.scheduled_interval)
         mirror(sub, updated)

@@ -18,6 +18,7 @@ from django.utils import timezone
 from audit.services import Actor, audit_record
 from billing import services as billing_services
 from billing import stripe_gateway as gateway
+from billing.services import stripe_errors
 from organizations.models import Membership, Organization
 from organizations.permissions import Capability, role_can
 from organizations.selectors import seat_usage
@@ -69,10 +70,8 @@ def _locked(organization: Organization) -> Subscription:
 
 
 def _stripe(sub: Subscription) -> gateway.SubscriptionData:
-    try:
+    with stripe_errors(SubscriptionError):
         return gateway.subscription_retrieve(sub.stripe_id)
-    except gateway.GatewayError as error:
-        raise SubscriptionError(error.message) from error
 
 
 MIRRORED = ("plan", "interval", "quantity", "status", "cancel_at_period_end")
@@ -189,7 +188,7 @@ def subscription_start(
         existing = existing.first()
         if existing is not None and not existing.has_ended:
             raise SubscriptionError("This organization already has a subscription.")
-        try:
+        with stripe_errors(SubscriptionError):
             data = gateway.subscription_create(
                 customer_id=customer.stripe_id,
                 plan_id=price.stripe_id,
@@ -197,8 +196,6 @@ def subscription_start(
                 metadata={"organization": organization.slug},
                 idempotency_key=f"subscription-start-{organization.pk}-{request_key or seats}",
             )
-        except gateway.GatewayError as error:
-            raise SubscriptionError(error.message) from error
         sub = existing or Subscription(organization=organization)
         before = snapshot(sub) if existing else None
         mirror(sub, data)
@@ -257,7 +254,7 @@ def change_preview(
     quantity = data.quantity + add_seats
     if not 0 <= add_seats <= MAX_SEATS - data.quantity:
         raise SubscriptionError(f"Add between 1 and {MAX_SEATS - data.quantity} seats.")
-    try:
+    with stripe_errors(SubscriptionError):
         preview = gateway.subscription_proration_preview(
             data,
             plan_id=target.stripe_id,
@@ -266,8 +263,6 @@ def change_preview(
             proration_date=int(timezone.now().timestamp()),
             labels=_labels(sub, target),
         )
-    except gateway.GatewayError as error:
-        raise SubscriptionError(error.message) from error
     return ChangePreview(
         proration_date=preview.proration_date,
         lines=preview.lines,
@@ -311,7 +306,7 @@ def _change_now(
         data = _stripe(sub)  # Stripe's quantity, read after any concurrent change committed
         target = PlanPrice(plan or sub.plan, sub.interval)
         quantity = data.quantity + add_seats
-        try:
+        with stripe_errors(SubscriptionError):
             result = gateway.subscription_change_now(
                 data,
                 plan_id=target.stripe_id,
@@ -322,8 +317,6 @@ def _change_now(
                 idempotency_key=f"subscription-change-{sub.public_id}-{request_key}",
                 labels=_labels(sub, target),
             )
-        except gateway.GatewayError as error:
-            raise SubscriptionError(error.message) from error
         if result.status == "requires_action":
             pending = PendingChange.objects.create(
                 organization=organization,
@@ -402,10 +395,8 @@ def pending_change_for(organization: Organization, public_id: str) -> PendingCha
 
 
 def payment_intent_for(pending: PendingChange) -> gateway.PaymentIntentData:
-    try:
+    with stripe_errors(SubscriptionError):
         return gateway.payment_intent_retrieve(pending.payment_intent_id)
-    except gateway.GatewayError as error:
-        raise SubscriptionError(error.message) from error
 
 
 def pending_change_complete(
@@ -428,7 +419,7 @@ def pending_change_complete(
             return pending.change  # confirmed twice (two tabs, a reload)
         data = _stripe(sub)
         target = PlanPrice(pending.plan, sub.interval)
-        try:
+        with stripe_errors(SubscriptionError):
             result = gateway.subscription_change_after_authentication(
                 data,
                 plan_id=target.stripe_id,
@@ -436,8 +427,6 @@ def pending_change_complete(
                 payment_intent_id=pending.payment_intent_id,
                 idempotency_key=f"subscription-change-{sub.public_id}-{pending.request_key}-done",
             )
-        except gateway.GatewayError as error:
-            raise SubscriptionError(error.message) from error
         if result.status != "paid":
             raise SubscriptionError(
                 "The payment is not confirmed yet."
