@@ -218,38 +218,34 @@ def billing_card_confirm(request: HttpRequest, access: OrgAccess) -> HttpRespons
     return redirect(_tab(access, "payment-methods"))
 
 
-@require_POST
-@org_view(Capability.MANAGE_BILLING)
-def billing_card_default(request: HttpRequest, access: OrgAccess, card_id: str) -> HttpResponse:
+def _card_action(
+    request: HttpRequest, access: OrgAccess, card_id: str, service, done: str
+) -> HttpResponse:  # noqa: ANN001
+    """Look the card up inside this organization (404 otherwise), call the service, report."""
     method = selectors.card_for(access.organization, card_id)
     if method is None:
         raise Http404("No such card.")
     try:
-        services.card_make_default(
-            actor=Actor.from_request(request), organization=access.organization, method=method
-        )
+        service(actor=Actor.from_request(request), organization=access.organization, method=method)
     except BillingError as error:
         messages.error(request, str(error))
     else:
-        messages.success(request, f"{method} is now the default card.")
+        messages.success(request, done.format(card=method))
     return redirect(_tab(access, "payment-methods"))
+
+
+@require_POST
+@org_view(Capability.MANAGE_BILLING)
+def billing_card_default(request: HttpRequest, access: OrgAccess, card_id: str) -> HttpResponse:
+    return _card_action(
+        request, access, card_id, services.card_make_default, "{card} is now the default card."
+    )
 
 
 @require_POST
 @org_view(Capability.MANAGE_BILLING)
 def billing_card_remove(request: HttpRequest, access: OrgAccess, card_id: str) -> HttpResponse:
-    method = selectors.card_for(access.organization, card_id)
-    if method is None:
-        raise Http404("No such card.")
-    try:
-        services.card_remove(
-            actor=Actor.from_request(request), organization=access.organization, method=method
-        )
-    except BillingError as error:
-        messages.error(request, str(error))
-    else:
-        messages.success(request, f"{method} removed.")
-    return redirect(_tab(access, "payment-methods"))
+    return _card_action(request, access, card_id, services.card_remove, "{card} removed.")
 
 
 # --- credits ------------------------------------------------------------------------------------
