@@ -18,7 +18,6 @@ from .models import (
     Redemption,
     Refund,
     StripeCustomer,
-    StripeEvent,
     StripeInvoice,
 )
 
@@ -42,17 +41,6 @@ class CreditLedgerEntryAdmin(ReadOnlyAdmin):
     list_filter = ("kind",)
     search_fields = ("organization__slug", "idempotency_key", "description")
     date_hierarchy = "created_at"
-
-
-@admin.register(StripeEvent)
-class StripeEventAdmin(ReadOnlyAdmin):
-    list_display = ("received_at", "type", "stripe_id", "status", "attempts", "error_short")
-    list_filter = ("status", "type")
-    search_fields = ("stripe_id", "object_id")
-
-    @admin.display(description="error")
-    def error_short(self, obj: StripeEvent) -> str:
-        return obj.error[:80]
 
 
 @admin.register(Payment)

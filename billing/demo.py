@@ -1,8 +1,8 @@
 """Demo billing data for Acme, made through the real services against localstripe.
 
 Called by `manage.py seed_demo`; idempotent (it only adds what is missing). Webhooks cannot reach
-the dashboard while seeding (the server is not up yet), so the events localstripe produced are
-received from its Events API, through the same path as webhooks (billing.reconcile).
+the dashboard while seeding (the server is not up yet): seed_demo receives the events localstripe
+produced from its Events API afterwards, through the same path as webhooks (stripe_events.replay).
 """
 
 import socket
@@ -15,7 +15,7 @@ from django.utils import timezone
 from audit.services import Actor
 from organizations.models import Membership, Organization, Role
 
-from . import documents, reconcile, services, stripe_gateway, sync
+from . import documents, services, stripe_gateway, sync
 from .models import (
     Document,
     DocumentKind,
@@ -96,7 +96,6 @@ def _seed(slug: str) -> list[str]:
         # so queued handling would only happen at its very end).
         sync.payment_intent_sync(outcome.payment.stripe_payment_intent_id)
         done.append(f"bought ${cents // 100:,} of credits")
-    reconcile.events_replay(since_seconds=3600)  # store the webhooks the server could not get
 
     promotion, _ = PromotionCode.objects.get_or_create(
         code=DEMO_PROMO,

@@ -11,6 +11,7 @@ from django.db.models import Max, Q, Sum
 from django.template.loader import render_to_string
 from django.utils import timezone
 
+from kilo_dashboard.jobs import enqueue
 from organizations.models import Organization
 
 from .ledger import account_for
@@ -36,8 +37,6 @@ def _next_sequence(organization: Organization) -> int:
 
 def receipt_request(payment: Payment) -> Document:
     """Inside the transaction that marks the payment succeeded."""
-    from . import tasks
-
     existing = Document.objects.filter(payment=payment).first()
     if existing:
         return existing
@@ -47,7 +46,7 @@ def receipt_request(payment: Payment) -> Document:
         sequence=_next_sequence(payment.organization),
         payment=payment,
     )
-    transaction.on_commit(lambda: tasks.render_document.delay(document.pk))
+    transaction.on_commit(lambda: enqueue("billing.tasks.render_document", document.pk))
     return document
 
 
@@ -61,8 +60,6 @@ def previous_month(day: date) -> date:
 
 def statement_request(organization: Organization, period_start: date) -> Document | None:
     """Create the statement for the month starting `period_start` (once) and queue rendering."""
-    from . import tasks
-
     period_end = (period_start.replace(day=28) + timedelta(days=4)).replace(day=1)
     try:
         with transaction.atomic():
@@ -77,7 +74,7 @@ def statement_request(organization: Organization, period_start: date) -> Documen
                 period_start=period_start,
                 period_end=period_end,
             )
-            transaction.on_commit(lambda: tasks.render_document.delay(document.pk))
+            transaction.on_commit(lambda: enqueue("billing.tasks.render_document", document.pk))
     except IntegrityError:
         return None
     return document

@@ -1,11 +1,8 @@
-"""Catch up with Stripe (the daily beat task; the demo set-up uses the first half too):
-
-1. receive every recent event we have not stored (missed webhooks), through the webhook path;
-2. re-fetch every payment still unsettled locally and every card mirror, and fix what differs.
+"""Catch up with Stripe (the daily beat task): re-fetch every payment still unsettled locally and
+every card mirror, and fix what differs. Missed webhooks are replayed by stripe_events.replay.
 """
 
 import logging
-import time
 from datetime import timedelta
 
 from django.utils import timezone
@@ -13,21 +10,8 @@ from django.utils import timezone
 from . import stripe_gateway as gateway
 from . import sync
 from .models import Payment, PaymentStatus, StripeCustomer
-from .webhooks import HANDLERS, Received, event_receive
 
 logger = logging.getLogger(__name__)
-
-
-def events_replay(*, since_seconds: int = 3 * 24 * 3600) -> int:
-    """Receive recent handled events; returns how many were new (or retried)."""
-    events = gateway.events_list(
-        created_after=int(time.time()) - since_seconds, types=sorted(HANDLERS)
-    )
-    count = 0
-    for event in events:
-        if event_receive(event) in (Received.NEW, Received.RETRY):
-            count += 1
-    return count
 
 
 def unsettled_payments_sync(*, older_than: timedelta = timedelta(minutes=10)) -> int:
@@ -64,7 +48,6 @@ def cards_sync() -> int:
 
 def reconcile() -> dict:
     return {
-        "events": events_replay(),
         "payments_fixed": unsettled_payments_sync(),
         "cards": cards_sync(),
     }

@@ -7,8 +7,6 @@ in `sync.py`.
 """
 
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -18,6 +16,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from audit.services import Actor, audit_record
+from kilo_dashboard.jobs import enqueue
 from kilo_dashboard.templatetags.money import cents
 from organizations.models import Membership, Organization, Role
 
@@ -46,16 +45,6 @@ DUPLICATE_WINDOW = timedelta(seconds=30)
 
 class BillingError(Exception):
     """A rule or Stripe refused the change; the message is safe to show to the user."""
-
-
-@contextmanager
-def stripe_errors(error_class: type[Exception] = BillingError) -> Iterator[None]:
-    """Stripe's refusal (a declined card, a bad tax id...) becomes `error_class` carrying Stripe's
-    own message, which views show to the user."""
-    try:
-        yield
-    except gateway.GatewayError as error:
-        raise error_class(error.message) from error
 
 
 def _require_owner(actor: Actor, organization: Organization) -> None:
@@ -88,7 +77,7 @@ def customer_ensure(organization: Organization) -> StripeCustomer:
     existing = StripeCustomer.objects.filter(organization=organization).first()
     if existing:
         return existing
-    with stripe_errors():
+    with gateway.stripe_errors(BillingError):
         data = gateway.customer_create(
             name=organization.name,
             email=organization.billing_email,
@@ -107,7 +96,7 @@ def billing_details_update(
 ) -> StripeCustomer:
     _require_owner(actor, organization)
     customer = customer_ensure(organization)
-    with stripe_errors():
+    with gateway.stripe_errors(BillingError):
         gateway.customer_update(
             customer.stripe_id, email=email, name=name, address=address, tax_id=tax_id
         )
@@ -139,25 +128,10 @@ def card_setup_start(*, actor: Actor, organization: Organization) -> gateway.Set
     """A SetupIntent for Stripe.js to confirm in the browser (the card never touches us)."""
     _require_owner(actor, organization)
     customer = customer_ensure(organization)
-    with stripe_errors():
+    with gateway.stripe_errors(BillingError):
         return gateway.setup_intent_create(
             customer_id=customer.stripe_id, idempotency_key=f"setup-{uuid.uuid4()}"
         )
-
-
-def mirror_card(organization: Organization, card: gateway.CardData) -> PaymentMethod:
-    method, _ = PaymentMethod.objects.update_or_create(
-        stripe_id=card.id,
-        defaults={
-            "organization": organization,
-            "brand": card.brand,
-            "last4": card.last4,
-            "exp_month": card.exp_month,
-            "exp_year": card.exp_year,
-            "detached_at": None,
-        },
-    )
-    return method
 
 
 def card_add_from_setup_intent(
@@ -166,7 +140,7 @@ def card_add_from_setup_intent(
     """After Stripe.js confirmed the SetupIntent: check it is ours, attach and mirror the card."""
     _require_owner(actor, organization)
     customer = customer_ensure(organization)
-    with stripe_errors():
+    with gateway.stripe_errors(BillingError):
         intent = gateway.setup_intent_retrieve(setup_intent_id)
         if intent.customer != customer.stripe_id:
             raise BillingError("This card setup does not belong to this organization.")
@@ -183,7 +157,7 @@ def card_add_from_setup_intent(
         if make_default:
             gateway.customer_set_default_payment_method(customer.stripe_id, card.id)
     with transaction.atomic():
-        method = mirror_card(organization, card)
+        method = sync.mirror_card(organization, card)
         if make_default:
             _set_default_locally(organization, method)
         audit_record(
@@ -208,7 +182,7 @@ def _set_default_locally(organization: Organization, method: PaymentMethod) -> N
 def card_make_default(*, actor: Actor, organization: Organization, method: PaymentMethod) -> None:
     _require_owner(actor, organization)
     customer = customer_ensure(organization)
-    with stripe_errors():
+    with gateway.stripe_errors(BillingError):
         gateway.customer_set_default_payment_method(customer.stripe_id, method.stripe_id)
     with transaction.atomic():
         _set_default_locally(organization, method)
@@ -230,7 +204,7 @@ def card_remove(*, actor: Actor, organization: Organization, method: PaymentMeth
         .order_by("-created_at")
         .first()
     )
-    with stripe_errors():
+    with gateway.stripe_errors(BillingError):
         gateway.payment_method_detach(method.stripe_id)
         if method.is_default and successor:
             gateway.customer_set_default_payment_method(customer.stripe_id, successor.stripe_id)
@@ -502,8 +476,6 @@ def auto_top_up_update(
 
 def balance_changed(organization: Organization, *, old_balance: int, new_balance: int) -> None:
     """Called by ledger_append inside its transaction, after the balance moved."""
-    from . import tasks
-
     alert = LowBalanceAlert.objects.select_for_update().filter(organization=organization).first()
     if alert and alert.enabled:
         threshold = alert.threshold_microdollars
@@ -511,7 +483,9 @@ def balance_changed(organization: Organization, *, old_balance: int, new_balance
             alert.alerted, alert.last_alerted_at = True, timezone.now()
             alert.save(update_fields=["alerted", "last_alerted_at"])
             transaction.on_commit(
-                lambda: tasks.send_low_balance_email.delay(organization.pk, new_balance)
+                lambda: enqueue(
+                    "billing.tasks.send_low_balance_email", organization.pk, new_balance
+                )
             )
         elif new_balance >= threshold and alert.alerted:
             alert.alerted = False  # re-armed: the next downward crossing emails again
@@ -523,7 +497,7 @@ def balance_changed(organization: Organization, *, old_balance: int, new_balance
         and new_balance < top_up.threshold_microdollars
         and top_up.last_charged_period != period_key(organization)
     ):
-        transaction.on_commit(lambda: tasks.run_auto_top_up.delay(organization.pk))
+        transaction.on_commit(lambda: enqueue("billing.tasks.run_auto_top_up", organization.pk))
 
 
 def auto_top_up_run(organization_id: int) -> Payment | None:
@@ -563,8 +537,6 @@ def auto_top_up_run(organization_id: int) -> Payment | None:
 
 
 def auto_top_up_disable(organization: Organization, *, reason: str) -> None:
-    from . import tasks
-
     with transaction.atomic():
         AutoTopUp.objects.filter(organization=organization).update(
             enabled=False, disabled_reason=reason[:500]
@@ -576,7 +548,9 @@ def auto_top_up_disable(organization: Organization, *, reason: str) -> None:
             target_label="Auto top-up",
             after={"reason": reason},
         )
-        transaction.on_commit(lambda: tasks.send_auto_top_up_failed_email.delay(organization.pk))
+        transaction.on_commit(
+            lambda: enqueue("billing.tasks.send_auto_top_up_failed_email", organization.pk)
+        )
 
 
 def cents_to_microdollars(cents: int) -> int:

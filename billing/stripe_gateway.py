@@ -14,6 +14,8 @@ and are tested against Stripe's official fixtures as well as against localstripe
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import stripe
@@ -50,6 +52,16 @@ class GatewayError(Exception):
 
 class CardDeclined(GatewayError):
     """The card was declined; `message` is Stripe's reason."""
+
+
+@contextmanager
+def stripe_errors(error_class: type[Exception]) -> Iterator[None]:
+    """Stripe's refusal (a declined card, a bad tax id...) becomes the caller's `error_class`
+    carrying Stripe's own message, which views show to the user."""
+    try:
+        yield
+    except GatewayError as error:
+        raise error_class(error.message) from error
 
 
 class InvalidWebhook(Exception):

@@ -12,6 +12,7 @@ from django.utils import timezone
 
 from audit.services import Actor, audit_record
 from kilo_dashboard.templatetags.money import cents
+from organizations.models import Organization
 
 from . import stripe_gateway as gateway
 from .ledger import ledger_append
@@ -191,11 +192,24 @@ def setup_intent_sync(setup_intent_id: str) -> PaymentMethod | None:
     return payment_method_sync(intent.payment_method, customer=customer)
 
 
+def mirror_card(organization: Organization, card: gateway.CardData) -> PaymentMethod:
+    method, _ = PaymentMethod.objects.update_or_create(
+        stripe_id=card.id,
+        defaults={
+            "organization": organization,
+            "brand": card.brand,
+            "last4": card.last4,
+            "exp_month": card.exp_month,
+            "exp_year": card.exp_year,
+            "detached_at": None,
+        },
+    )
+    return method
+
+
 def payment_method_sync(
     payment_method_id: str, *, customer: StripeCustomer | None = None
 ) -> PaymentMethod | None:
-    from .services import mirror_card
-
     card = gateway.payment_method_retrieve(payment_method_id)
     customer = _customer(card.customer) or customer
     if not card.customer:

@@ -2,17 +2,7 @@
 
 from celery import shared_task
 
-from . import documents, emails, services, webhooks
-
-
-@shared_task(
-    name="billing.tasks.process_stripe_event",
-    autoretry_for=(webhooks.HandlerFailed,),
-    retry_backoff=True,
-    max_retries=5,
-)
-def process_stripe_event(event_pk: int) -> str:
-    return webhooks.event_process(event_pk)
+from . import documents, emails, reconcile, services
 
 
 @shared_task(
@@ -42,8 +32,6 @@ def issue_monthly_statements() -> int:
 
 @shared_task(name="billing.tasks.reconcile_stripe")
 def reconcile_stripe() -> dict:
-    from . import reconcile
-
     return reconcile.reconcile()
 
 

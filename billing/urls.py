@@ -38,7 +38,3 @@ org_scoped = [
         name="billing_document_download",
     ),
 ]
-
-global_urls = [
-    path("stripe/webhook/", views.stripe_webhook, name="stripe_webhook"),
-]

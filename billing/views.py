@@ -8,12 +8,10 @@ from decimal import Decimal
 
 from django.conf import settings
 from django.contrib import messages
-from django.db import DatabaseError
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
-from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from audit.services import Actor
@@ -22,7 +20,7 @@ from organizations.access import OrgAccess, org_view
 from organizations.permissions import Capability
 from subscriptions.selectors import history_changes
 
-from . import selectors, services, stripe_gateway, webhooks
+from . import selectors, services, stripe_gateway
 from .forms import (
     HISTORY_KIND_CHOICES,
     AutoTopUpForm,
@@ -435,28 +433,3 @@ def billing_document_download(
     )
     response["Cache-Control"] = "private, no-store"
     return response
-
-
-# --- Stripe webhook (not org-scoped: Stripe signs it) ---------------------------------------------
-
-
-@csrf_exempt
-@require_POST
-def stripe_webhook(request: HttpRequest) -> HttpResponse:
-    """Verify, store, enqueue. 400 (nothing stored) for a bad signature or body; non-2xx when
-    storing or handling failed, so that Stripe delivers the event again."""
-    try:
-        event = stripe_gateway.verify_webhook(
-            request.body, request.headers.get("Stripe-Signature", "")
-        )
-    except stripe_gateway.InvalidWebhook:
-        return HttpResponse("Invalid Stripe webhook.", status=400, content_type="text/plain")
-    try:
-        received = webhooks.event_receive(event)
-    except DatabaseError:
-        logger.exception("Could not store Stripe event %s", event.get("id"))
-        return HttpResponse("Try again.", status=503, content_type="text/plain")
-    except Exception:  # the handler ran eagerly (demo) and failed: Stripe must retry
-        logger.exception("Stripe event %s could not be handled", event.get("id"))
-        return HttpResponse("Handling failed; retry.", status=500, content_type="text/plain")
-    return HttpResponse(received.value, status=200, content_type="text/plain")

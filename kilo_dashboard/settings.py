@@ -58,6 +58,7 @@ INSTALLED_APPS = [
     "ninja",
     "usage",
     "subscriptions",
+    "stripe_events",
 ]
 
 MIDDLEWARE = [
@@ -144,6 +145,10 @@ CELERY_BEAT_SCHEDULE = {
     "billing-stripe-reconcile": {
         "task": "billing.tasks.reconcile_stripe",
         "schedule": crontab(hour=3, minute=17),
+    },
+    "stripe-events-replay": {
+        "task": "stripe_events.tasks.replay_missed_events",
+        "schedule": crontab(minute=23),
     },
     "subscriptions-reconcile": {
         "task": "subscriptions.tasks.reconcile_subscriptions",

@@ -3,6 +3,7 @@ from django.urls import include, path
 
 from billing import urls as billing_urls
 from organizations.urls import global_urls, org_scoped
+from stripe_events import urls as stripe_events_urls
 from subscriptions import urls as subscriptions_urls
 from usage import urls as usage_urls
 
@@ -16,7 +17,7 @@ urlpatterns = [
     path("accounts/", include("allauth.urls")),
     *global_urls,  # before the org-scoped patterns, so that /orgs/new/ is not read as a slug
     path("orgs/<slug:org_slug>/", include(org_scoped)),
-    *billing_urls.global_urls,
+    *stripe_events_urls.global_urls,
     path("orgs/<slug:org_slug>/", include(billing_urls.org_scoped)),
     path("orgs/<slug:org_slug>/usage/", include(usage_urls.org_scoped)),
     path("orgs/<slug:org_slug>/subscriptions/", include(subscriptions_urls.org_scoped)),

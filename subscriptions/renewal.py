@@ -13,7 +13,6 @@ from django.utils import timezone
 
 from audit.services import Actor
 from billing import stripe_gateway as gateway
-from billing.services import stripe_errors
 from organizations.models import Organization
 from organizations.permissions import Capability
 from organizations.selectors import seat_usage
@@ -176,7 +175,7 @@ def _set_cancel(
                 if cancel
                 else "The subscription is not being cancelled."
             )
-        with stripe_errors(SubscriptionError):
+        with gateway.stripe_errors(SubscriptionError):
             data = gateway.subscription_set_cancel_at_period_end(sub.stripe_id, cancel)
         before = snapshot(sub)
         mirror(sub, data)
@@ -226,7 +225,7 @@ def scheduled_changes_apply(subscription_id: int, *, now: datetime | None = None
         used = seat_usage(sub.organization).used
         quantity = max(sub.scheduled_quantity or data.quantity, used)
         target = PlanPrice(sub.scheduled_plan or sub.plan, sub.scheduled_interval or sub.interval)
-        with stripe_errors(SubscriptionError):
+        with gateway.stripe_errors(SubscriptionError):
             updated = gateway.subscription_change_at_renewal(
                 data,
                 plan_id=target.stripe_id,

@@ -18,7 +18,6 @@ from django.utils import timezone
 from audit.services import Actor, audit_record
 from billing import services as billing_services
 from billing import stripe_gateway as gateway
-from billing.services import stripe_errors
 from organizations.models import Membership, Organization
 from organizations.permissions import Capability, role_can
 from organizations.selectors import seat_usage
@@ -70,7 +69,7 @@ def _locked(organization: Organization) -> Subscription:
 
 
 def _stripe(sub: Subscription) -> gateway.SubscriptionData:
-    with stripe_errors(SubscriptionError):
+    with gateway.stripe_errors(SubscriptionError):
         return gateway.subscription_retrieve(sub.stripe_id)
 
 
@@ -188,7 +187,7 @@ def subscription_start(
         existing = existing.first()
         if existing is not None and not existing.has_ended:
             raise SubscriptionError("This organization already has a subscription.")
-        with stripe_errors(SubscriptionError):
+        with gateway.stripe_errors(SubscriptionError):
             data = gateway.subscription_create(
                 customer_id=customer.stripe_id,
                 plan_id=price.stripe_id,
@@ -254,7 +253,7 @@ def change_preview(
     quantity = data.quantity + add_seats
     if not 0 <= add_seats <= MAX_SEATS - data.quantity:
         raise SubscriptionError(f"Add between 1 and {MAX_SEATS - data.quantity} seats.")
-    with stripe_errors(SubscriptionError):
+    with gateway.stripe_errors(SubscriptionError):
         preview = gateway.subscription_proration_preview(
             data,
             plan_id=target.stripe_id,
@@ -306,7 +305,7 @@ def _change_now(
         data = _stripe(sub)  # Stripe's quantity, read after any concurrent change committed
         target = PlanPrice(plan or sub.plan, sub.interval)
         quantity = data.quantity + add_seats
-        with stripe_errors(SubscriptionError):
+        with gateway.stripe_errors(SubscriptionError):
             result = gateway.subscription_change_now(
                 data,
                 plan_id=target.stripe_id,
@@ -395,7 +394,7 @@ def pending_change_for(organization: Organization, public_id: str) -> PendingCha
 
 
 def payment_intent_for(pending: PendingChange) -> gateway.PaymentIntentData:
-    with stripe_errors(SubscriptionError):
+    with gateway.stripe_errors(SubscriptionError):
         return gateway.payment_intent_retrieve(pending.payment_intent_id)
 
 
@@ -419,7 +418,7 @@ def pending_change_complete(
             return pending.change  # confirmed twice (two tabs, a reload)
         data = _stripe(sub)
         target = PlanPrice(pending.plan, sub.interval)
-        with stripe_errors(SubscriptionError):
+        with gateway.stripe_errors(SubscriptionError):
             result = gateway.subscription_change_after_authentication(
                 data,
                 plan_id=target.stripe_id,

@@ -4,7 +4,8 @@ import pytest
 from django.test import Client
 
 from accounts.models import User
-from billing.models import CreditLedgerEntry, StripeEvent
+from billing.models import CreditLedgerEntry
+from stripe_events.models import StripeEvent
 
 pytestmark = pytest.mark.django_db
 
@@ -25,7 +26,7 @@ def test_stripe_events_are_listed_with_status_and_error(staff):
         error="GatewayError: Not Found",
         payload={"id": "evt_admin_1"},
     )
-    response = staff.get("/admin/billing/stripeevent/")
+    response = staff.get("/admin/stripe_events/stripeevent/")
     assert response.status_code == 200
     assert b"evt_admin_1" in response.content and b"GatewayError: Not Found" in response.content
 

@@ -10,7 +10,8 @@ from django.urls import reverse
 from audit.models import AuditEvent
 from billing import services, sync
 from billing.ledger import balance_of
-from billing.models import CreditLedgerEntry, Document, Payment, PaymentStatus, StripeEvent
+from billing.models import CreditLedgerEntry, Document, Payment, PaymentStatus
+from stripe_events.models import StripeEvent
 from tests.billing.conftest import (
     DECLINED_ON_CHARGE,
     NEEDS_3DS,

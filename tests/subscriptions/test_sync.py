@@ -9,7 +9,8 @@ from django.urls import reverse
 from audit.models import AuditEvent
 from billing import services as billing_services
 from billing import stripe_gateway as gateway
-from billing.models import PaymentMethod, StripeEvent
+from billing.models import PaymentMethod
+from stripe_events.models import StripeEvent
 from subscriptions import services, tasks
 from subscriptions.models import ChangeKind, Status, Subscription, SubscriptionChange
 from tests.billing.conftest import DECLINED_ON_CHARGE, add_card, deliver, fake_event, stripe_events

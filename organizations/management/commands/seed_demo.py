@@ -11,6 +11,7 @@ from django.utils import timezone
 from audit.services import Actor
 from organizations import services
 from organizations.models import Invitation, InvitationStatus, Membership, Organization, Plan, Role
+from stripe_events.replay import events_replay
 from subscriptions.demo import seed_demo_subscription
 from usage.demo import seed_demo_usage
 
@@ -88,6 +89,9 @@ class Command(BaseCommand):
         seed_demo_usage(acme)
         __import__("billing.demo").demo.seed_billing("acme", self.stdout)  # card, credits, PDFs
         self.stdout.write(seed_demo_subscription(acme))
+        # Webhooks cannot reach the dashboard while it is not serving yet: receive what
+        # localstripe sent (card, payments, the subscription's events) through the webhook path.
+        events_replay(since_seconds=3600)
         self.stdout.write(self.style.SUCCESS("Demo data ready."))
         self.stdout.write(
             "Log in at http://127.0.0.1:8000 with any of these (password "
