@@ -32,5 +32,5 @@ org_scoped = [
 global_urls = [
     path("sso/", views.sso_start, name="sso_start"),
     path("sso/waiting/", views.sso_waiting, name="sso_waiting"),
-    path("sso/<slug:org_slug>/", views.sso_org_login, name="sso_org_login"),
+    path("sso/<slug:slug>/", views.sso_org_login, name="sso_org_login"),
 ]

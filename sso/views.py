@@ -251,8 +251,9 @@ def sso_start(request: HttpRequest) -> HttpResponse:
 
 
 @require_GET
-def sso_org_login(request: HttpRequest, org_slug: str) -> HttpResponse:
-    organization = Organization.objects.filter(slug=org_slug, plan=Plan.ENTERPRISE).first()
+def sso_org_login(request: HttpRequest, slug: str) -> HttpResponse:
+    """Public on purpose (the direct link an organization gives its people); not org-scoped."""
+    organization = Organization.objects.filter(slug=slug, plan=Plan.ENTERPRISE).first()
     connections = list(selectors.connections_of(organization)) if organization else []
     if not connections:
         raise Http404("No Single Sign-On for this organization.")
