@@ -35,8 +35,11 @@ class IdP:
     accounts: dict
 
 
-def start_idp(redirect_uris: list[str], accounts: dict) -> tuple[subprocess.Popen, str]:
+def start_idp(
+    redirect_uris: list[str], accounts: dict, redirect_uri_prefix: str = ""
+) -> tuple[subprocess.Popen, str]:
     config = {
+        "redirect_uri_prefix": redirect_uri_prefix,
         "clients": [
             {
                 "client_id": CLIENT_ID,

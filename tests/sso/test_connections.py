@@ -66,7 +66,7 @@ def test_scopes_without_openid_are_refused(enterprise, idp):
     response = owner_client(people).post(
         "/orgs/lovelace/sso/connections/new/", form(idp.issuer, scopes="email profile")
     )
-    assert 'The scopes must include &quot;openid&quot;.' in response.content.decode()
+    assert "The scopes must include &quot;openid&quot;." in response.content.decode()
 
 
 def test_editing_without_a_secret_keeps_it_and_a_new_issuer_needs_a_new_test(enterprise, idp):

@@ -8,7 +8,9 @@ from sso.models import Connection
 
 
 class Command(BaseCommand):
-    help = "Re-encrypt SSO connection secrets with the newest key (the first of SSO_ENCRYPTION_KEYS)."
+    help = (
+        "Re-encrypt SSO connection secrets with the newest key (the first of SSO_ENCRYPTION_KEYS)."
+    )
 
     def handle(self, *args: object, **options: object) -> None:
         count = 0
