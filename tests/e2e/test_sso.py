@@ -11,7 +11,7 @@ from playwright.sync_api import Page, expect
 from organizations.models import Membership, Role
 from sso.models import Domain
 from tests.conftest import PASSWORD
-from tests.sso.conftest import ACCOUNTS, CLIENT_ID, CLIENT_SECRET, dns_zone, enterprise, start_idp  # noqa: F401 - fixtures
+from tests.sso.conftest import ACCOUNTS, CLIENT_ID, CLIENT_SECRET, start_idp
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
