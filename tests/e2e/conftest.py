@@ -60,5 +60,6 @@ def new_page(browser: Browser) -> Iterator[Callable[..., Page]]:
     for context in contexts:
         context.close()
 
+
 # The SSO fixtures (an Enterprise organization, a DNS server on loopback) for tests/e2e/test_sso.py.
 from tests.sso.conftest import dns_zone, enterprise  # noqa: E402, F401
