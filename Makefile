@@ -17,6 +17,7 @@ run:
 test:
 	@scripts/bootstrap-venv.sh test
 	@scripts/test-services.sh
+	@scripts/test-idp.sh
 	@$(TEST_ENV) $(PY) manage.py makemigrations --check --dry-run -v0
 	@$(PY) -m ruff check .
 	@$(TEST_ENV) $(PY) -m pytest -n auto -q

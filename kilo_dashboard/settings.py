@@ -7,6 +7,8 @@ DJANGO_ENV selects the profile:
 - "production": every secret must come from the environment; a missing one stops the start.
 """
 
+import base64
+import hashlib
 from pathlib import Path
 
 import dj_database_url
@@ -50,6 +52,8 @@ INSTALLED_APPS = [
     "django_htmx",
     "allauth",
     "allauth.account",
+    "allauth.socialaccount",
+    "allauth.socialaccount.providers.openid_connect",
     "kilo_dashboard",
     "accounts",
     "audit",
@@ -59,6 +63,7 @@ INSTALLED_APPS = [
     "usage",
     "subscriptions",
     "stripe_events",
+    "sso",
 ]
 
 MIDDLEWARE = [
@@ -71,6 +76,7 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "allauth.account.middleware.AccountMiddleware",
+    "sso.middleware.SSOEnforcementMiddleware",
 ]
 
 if PRODUCTION:  # runserver and the test live server serve static files themselves
@@ -154,6 +160,10 @@ CELERY_BEAT_SCHEDULE = {
         "task": "subscriptions.tasks.reconcile_subscriptions",
         "schedule": crontab(hour=3, minute=47),
     },
+    "sso-domain-checks": {
+        "task": "sso.tasks.check_pending_domains",
+        "schedule": crontab(minute="*/5"),
+    },
     "subscriptions-renewals": {
         "task": "subscriptions.tasks.apply_scheduled_changes",
         "schedule": crontab(minute="*/15"),
@@ -164,6 +174,26 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": crontab(hour=2, minute=41),
     },
 }
+
+# --- Single Sign-On (sso app) ------------------------------------------------------------------
+# Fernet keys (urlsafe base64, 32 bytes) for connection secrets, newest first; README: rotation.
+# Outside production a key derived from SECRET_KEY keeps the demo and tests self-contained.
+SSO_ENCRYPTION_KEYS = env_list("SSO_ENCRYPTION_KEYS") or (
+    []
+    if PRODUCTION
+    else [base64.urlsafe_b64encode(hashlib.sha256(SECRET_KEY.encode()).digest()).decode()]
+)
+if PRODUCTION and not SSO_ENCRYPTION_KEYS:
+    raise ImproperlyConfigured("Set SSO_ENCRYPTION_KEYS (see README, Single Sign-On).")
+# "host:port" DNS servers for domain proof; empty = the system resolver.
+SSO_DNS_NAMESERVERS = env_list("SSO_DNS_NAMESERVERS")
+SSO_DNS_TIMEOUT_SECONDS = env_int("SSO_DNS_TIMEOUT_SECONDS", 5)
+SSO_HTTP_TIMEOUT_SECONDS = env_int("SSO_HTTP_TIMEOUT_SECONDS", 10)
+SOCIALACCOUNT_ADAPTER = "sso.adapters.SocialAccountAdapter"
+SOCIALACCOUNT_AUTO_SIGNUP = True
+SOCIALACCOUNT_EMAIL_AUTHENTICATION = True
+SOCIALACCOUNT_EMAIL_AUTHENTICATION_AUTO_CONNECT = True
+SOCIALACCOUNT_STORE_TOKENS = False
 
 # --- Auth and allauth -------------------------------------------------------------------------
 AUTH_USER_MODEL = "accounts.User"
@@ -182,6 +212,8 @@ LOGIN_REDIRECT_URL = "home"
 ACCOUNT_LOGOUT_REDIRECT_URL = "account_login"
 ACCOUNT_USER_MODEL_USERNAME_FIELD = None
 ACCOUNT_LOGIN_METHODS = {"email"}
+ACCOUNT_ADAPTER = "sso.adapters.AccountAdapter"
+ACCOUNT_FORMS = {"reset_password": "sso.forms.SSOAwareResetPasswordForm"}
 ACCOUNT_SIGNUP_FIELDS = ["email*", "password1*", "password2*"]
 ACCOUNT_SIGNUP_FORM_CLASS = "accounts.forms.SignupDetailsForm"
 ACCOUNT_EMAIL_VERIFICATION = "mandatory"

@@ -3,6 +3,7 @@ from django.urls import include, path
 
 from billing import urls as billing_urls
 from organizations.urls import global_urls, org_scoped
+from sso import urls as sso_urls
 from stripe_events import urls as stripe_events_urls
 from subscriptions import urls as subscriptions_urls
 from usage import urls as usage_urls
@@ -18,8 +19,10 @@ urlpatterns = [
     *global_urls,  # before the org-scoped patterns, so that /orgs/new/ is not read as a slug
     path("orgs/<slug:org_slug>/", include(org_scoped)),
     *stripe_events_urls.global_urls,
+    *sso_urls.global_urls,
     path("orgs/<slug:org_slug>/", include(billing_urls.org_scoped)),
     path("orgs/<slug:org_slug>/usage/", include(usage_urls.org_scoped)),
     path("orgs/<slug:org_slug>/subscriptions/", include(subscriptions_urls.org_scoped)),
+    path("orgs/<slug:org_slug>/sso/", include(sso_urls.org_scoped)),
     path("api/v1/", include(usage_urls.api_urls)),
 ]

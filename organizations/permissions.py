@@ -17,6 +17,8 @@ class Capability(StrEnum):
     ADD_SEATS = "add_seats"
     MANAGE_PLAN = "manage_plan"
     MANAGE_INGEST_KEYS = "manage_ingest_keys"  # usage API keys
+    VIEW_SSO = "view_sso"  # the SSO tab, read-only
+    MANAGE_SSO = "manage_sso"  # SSO connections, domains, enforcement (owners)
 
 
 _ADMIN = {
@@ -27,6 +29,7 @@ _ADMIN = {
     Capability.VIEW_BILLING,
     Capability.ADD_SEATS,
     Capability.MANAGE_INGEST_KEYS,
+    Capability.VIEW_SSO,
 }
 ROLE_CAPABILITIES: dict[str, frozenset[Capability]] = {
     Role.OWNER: frozenset(Capability),

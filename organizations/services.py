@@ -584,3 +584,27 @@ def memberships_touch_activity(organization_id: int, last_seen: dict[int, object
             .update(last_activity_at=seen_at)
         )
     return updated
+
+
+def membership_provision(
+    *, actor: Actor, organization: Organization, user: object, role: str, via: str
+) -> Membership:
+    """A member joins without an invitation (SSO just-in-time provisioning), when a seat is free.
+
+    Raises SeatLimitReached (nothing is created) when every seat is taken: never over-allocate.
+    """
+    organization = _lock_organization(organization)
+    existing = Membership.objects.filter(organization=organization, user=user).first()
+    if existing is not None:
+        return existing
+    _ensure_seat_free(organization)
+    membership = Membership.objects.create(organization=organization, user=user, role=role)
+    audit_record(
+        actor=actor,
+        action="member.provisioned",
+        organization=organization,
+        target=membership,
+        target_label=user.email,
+        after={"role": role, "via": via},
+    )
+    return membership

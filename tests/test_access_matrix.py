@@ -27,6 +27,7 @@ from organizations.models import Membership, Role
 from organizations.permissions import Capability
 from tests.billing import access_table as billing_access
 from tests.conftest import actor, client_for, make_user
+from tests.sso import access_table as sso_access
 from tests.subscriptions import access_table as subscriptions_access
 from tests.usage import access_table as usage_access
 
@@ -157,6 +158,9 @@ PATH_PARAMS.update(usage_access.PATH_PARAMS)
 # The Subscriptions tab's rows live in tests/subscriptions/access_table.py.
 ACCESS.update(subscriptions_access.matrix_specs(Spec, Row))
 PATH_PARAMS.update(subscriptions_access.PATH_PARAMS)
+# The SSO tab (Enterprise; the world is on Teams): tests/sso/access_table.py.
+ACCESS.update(sso_access.matrix_specs(Spec, Row))
+PATH_PARAMS.update(sso_access.PATH_PARAMS)
 
 
 def _cases() -> list:

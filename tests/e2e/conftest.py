@@ -59,3 +59,7 @@ def new_page(browser: Browser) -> Iterator[Callable[..., Page]]:
     yield open_page
     for context in contexts:
         context.close()
+
+
+# The SSO fixtures (an Enterprise organization, a DNS server on loopback) for tests/e2e/test_sso.py.
+from tests.sso.conftest import dns_zone, enterprise  # noqa: E402, F401
