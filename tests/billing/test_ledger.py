@@ -7,7 +7,8 @@ from django.core.exceptions import ValidationError
 from django.core.management import CommandError, call_command
 from django.db import DatabaseError, connection, connections, transaction
 
-from billing.ledger import balance_of, ledger_append, verify_ledger
+from billing.ledger import balance_of, ledger_append
+from billing.ledger_checks import verify_ledger
 from billing.models import BillingAccount, CreditLedgerEntry, LedgerKind, Payment, Refund
 
 DOLLAR = 1_000_000
@@ -95,10 +96,13 @@ def test_concurrent_purchases_refunds_and_debits_keep_every_invariant(org):
     serializes them. A barrier (no sleeps) makes them start together."""
     purchases = []
     for n in range(4):
+        refunded = 10_00 if n < 2 else 0  # the first two get a $10 refund below
         payment = Payment.objects.create(
             organization=org,
             purpose="credit_purchase",
             amount_cents=100_00,
+            amount_refunded_cents=refunded,
+            refund_reserved_cents=refunded,
             stripe_payment_intent_id=f"pi_conc_{n}",
             status="succeeded",
         )
