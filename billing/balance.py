@@ -15,7 +15,7 @@ from django.utils import timezone
 
 from organizations.models import Organization
 
-from .ledger import ledger_append
+from .ledger import NewEntry, ledger_append, ledger_append_many
 from .models import AutoTopUp, CreditLedgerEntry, LowBalanceAlert
 
 
@@ -67,3 +67,16 @@ def ledger_post(*, organization: Organization, **entry: object) -> CreditLedgerE
             new_balance=new_balance,
         )
     return posted
+
+
+def ledger_post_many(*, organization: Organization, entries: list[NewEntry]) -> int:
+    """`ledger_append_many`, then the balance's reactions once. Returns entries written."""
+    posted = ledger_append_many(organization=organization, entries=entries)
+    if posted:
+        first, last = posted[0], posted[-1]
+        balance_changed(
+            organization,
+            old_balance=first.balance_after_microdollars - first.amount_microdollars,
+            new_balance=last.balance_after_microdollars,
+        )
+    return len(posted)

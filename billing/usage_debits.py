@@ -22,8 +22,8 @@ from django.utils import timezone
 from organizations.models import Organization
 from usage.selectors import daily_costs
 
-from .balance import ledger_post
-from .ledger import lock_account
+from .balance import ledger_post_many
+from .ledger import NewEntry, lock_account
 from .models import CreditLedgerEntry, LedgerKind
 
 
@@ -84,7 +84,6 @@ def _post_organization(organization_id: int, since: date | None) -> int:
     organization = Organization.objects.filter(pk=organization_id).first()
     if organization is None:
         return 0  # rollups of a deleted organization
-    written = 0
     with transaction.atomic():
         lock_account(organization)
         costs = daily_costs(since=since, organization_ids=[organization_id])
@@ -92,16 +91,26 @@ def _post_organization(organization_id: int, since: date | None) -> int:
         days = {day: cost for (_, day), cost in costs.items()}
         for _, day in debited:
             days.setdefault(day, 0)
-        for day in sorted(days):
-            already = debited.get((organization_id, day), DayDebit(0, 0))
-            written += _post_day(organization, day, days[day], already)
-    return written
+        entries = [
+            entry
+            for day in sorted(days)
+            if (
+                entry := _day_entry(
+                    organization, day, days[day], debited.get((organization_id, day))
+                )
+            )
+        ]
+        return ledger_post_many(organization=organization, entries=entries)
 
 
-def _post_day(organization: Organization, day: date, cost: int, already: DayDebit) -> int:
+def _day_entry(
+    organization: Organization, day: date, cost: int, already: DayDebit | None
+) -> NewEntry | None:
+    """The entry that brings the day's debits to its rolled-up cost (None: already there)."""
+    already = already or DayDebit(0, 0)
     difference = cost - already.debited
     if difference == 0:
-        return 0
+        return None
     if difference > 0:
         kind = LedgerKind.USAGE
         label = "Late usage" if already.entries else "Usage"
@@ -109,8 +118,7 @@ def _post_day(organization: Organization, day: date, cost: int, already: DayDebi
     else:  # the day's cost went down: give the difference back
         kind = LedgerKind.ADJUSTMENT
         description = f"Usage correction for {day:%d %b %Y}"
-    entry = ledger_post(
-        organization=organization,
+    return NewEntry(
         kind=kind,
         amount_microdollars=-difference,
         idempotency_key=(
@@ -122,7 +130,6 @@ def _post_day(organization: Organization, day: date, cost: int, already: DayDebi
         usage_day=day,
         source_ref=f"rollup:{day.isoformat()}",
     )
-    return int(entry is not None)
 
 
 def usage_debits_post_recent() -> int:
