@@ -13,6 +13,8 @@ import django.db.models.deletion
 from django.conf import settings
 from django.db import migrations, models
 
+# One UPDATE only: a second one would touch row versions this transaction wrote, which queues
+# deferred foreign-key checks and makes the ALTER TABLE below fail ("pending trigger events").
 # TRUNCATE is a statement, not rows: a statement-level trigger refuses it. The one exception is
 # a session that sets billing.ledger_truncate_allowed (the test suite, whose database flush
 # between tests truncates every table); nothing in the application sets it.
@@ -45,10 +47,12 @@ DROP_TRUNCATE_TRIGGER = (
 BACKFILL_POSTGRESQL = """
 ALTER TABLE billing_creditledgerentry DISABLE TRIGGER billing_ledger_append_only;
 UPDATE billing_creditledgerentry e
-   SET effective_date = (e.created_at AT TIME ZONE coalesce(nullif(o.time_zone, ''), 'UTC'))::date
+   SET effective_date = (e.created_at AT TIME ZONE coalesce(nullif(o.time_zone, ''), 'UTC'))::date,
+       usage_day = CASE WHEN e.kind = 'usage'
+           THEN (e.created_at AT TIME ZONE coalesce(nullif(o.time_zone, ''), 'UTC'))::date END
   FROM organizations_organization o
  WHERE o.id = e.organization_id;
-UPDATE billing_creditledgerentry SET usage_day = effective_date WHERE kind = 'usage';
+SET CONSTRAINTS ALL IMMEDIATE;
 ALTER TABLE billing_creditledgerentry ENABLE TRIGGER billing_ledger_append_only;
 """
 
