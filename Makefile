@@ -43,6 +43,13 @@ bench-billing:
 	@scripts/test-services.sh
 	@$(TEST_ENV) $(PY) bench/billing_bench.py
 
+# Usage debits (billing claims rolled-up days): first posting, nightly and minutely reruns.
+.PHONY: bench-usage-debits
+bench-usage-debits:
+	@scripts/bootstrap-venv.sh test
+	@scripts/test-services.sh
+	@$(TEST_ENV) $(PY) bench/usage_debits_bench.py
+
 # Usage benchmarks (ingestion through gunicorn vs COPY, Usage tab at 10M events, rollup
 # catch-up) on a separate database, BENCH_DATABASE_URL (default kilo_bench): see BENCHMARKS.md.
 .PHONY: bench

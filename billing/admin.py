@@ -4,7 +4,7 @@ from django.http import HttpRequest
 from audit.services import Actor
 from kilo_dashboard.templatetags.money import cents
 
-from . import sync
+from . import refunds
 from .models import (
     AutoTopUp,
     BillingAccount,
@@ -17,6 +17,7 @@ from .models import (
     PromotionCode,
     Redemption,
     Refund,
+    RefundState,
     StripeCustomer,
     StripeInvoice,
 )
@@ -37,7 +38,14 @@ class ReadOnlyAdmin(admin.ModelAdmin):
 
 @admin.register(CreditLedgerEntry)
 class CreditLedgerEntryAdmin(ReadOnlyAdmin):
-    list_display = ("created_at", "organization", "kind", "amount_microdollars", "idempotency_key")
+    list_display = (
+        "created_at",
+        "effective_date",
+        "organization",
+        "kind",
+        "amount_microdollars",
+        "idempotency_key",
+    )
     list_filter = ("kind",)
     search_fields = ("organization__slug", "idempotency_key", "description")
     date_hierarchy = "created_at"
@@ -60,24 +68,36 @@ class PaymentAdmin(ReadOnlyAdmin):
     @admin.action(description="Refund the rest of the selected payments in Stripe")
     def refund_in_full(self, request: HttpRequest, queryset) -> None:  # noqa: ANN001
         for payment in queryset.filter(status=PaymentStatus.SUCCEEDED):
-            remaining = payment.amount_cents - payment.amount_refunded_cents
+            remaining = payment.amount_cents - payment.refund_reserved_cents
             if remaining <= 0:
                 continue
             try:
-                sync.payment_refund(
-                    actor=Actor.from_request(request), payment=payment, amount_cents=remaining
+                refund = refunds.payment_refund(
+                    actor=Actor.from_request(request),
+                    payment=payment,
+                    amount_cents=remaining,
+                    # The same action submitted twice on the same state is one refund.
+                    request_key=f"admin-{payment.public_id}-{payment.refund_reserved_cents}",
                 )
             except Exception as error:  # noqa: BLE001 - report each failure to the operator
                 self.message_user(request, f"{payment}: {error}", messages.ERROR)
             else:
-                self.message_user(request, f"Refunded {cents(remaining)} of {payment}.")
+                if refund.state == RefundState.SUCCEEDED:
+                    self.message_user(request, f"Refunded {cents(remaining)} of {payment}.")
+                else:
+                    self.message_user(
+                        request,
+                        f"Refund of {cents(remaining)} of {payment} requested; Stripe has not "
+                        "confirmed it yet (it is finished automatically).",
+                        messages.WARNING,
+                    )
 
 
 for model, fields in (
     (StripeCustomer, ("organization", "stripe_id", "email", "created_at")),
     (BillingAccount, ("organization", "balance_microdollars", "updated_at")),
     (PaymentMethod, ("organization", "brand", "last4", "exp_month", "exp_year", "is_default")),
-    (Refund, ("organization", "payment", "stripe_id", "amount_cents", "status", "created_at")),
+    (Refund, ("organization", "payment", "stripe_id", "amount_cents", "state", "created_at")),
     (StripeInvoice, ("organization", "number", "status", "amount_due_cents", "period_start")),
     (Document, ("organization", "kind", "sequence", "issued_at", "sha256")),
     (Redemption, ("promotion", "organization", "redeemed_by", "created_at")),

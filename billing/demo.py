@@ -15,7 +15,7 @@ from django.utils import timezone
 from audit.services import Actor
 from organizations.models import Membership, Organization, Role
 
-from . import documents, services, stripe_gateway, sync
+from . import documents, refunds, services, stripe_gateway, sync, usage_debits
 from .models import (
     Document,
     DocumentKind,
@@ -68,7 +68,11 @@ def _ensure_card(organization: Organization, actor: Actor) -> None:
 
 def seed_billing(slug: str = "acme", stdout=None) -> list[str]:  # noqa: ANN001
     """Returns (and writes to `stdout`, if given) what it did, one line each."""
-    done = _seed(slug)
+    organization = Organization.objects.get(slug=slug)
+    # The seeded usage's cost, one debit per local day (beat does this every minute later on).
+    posted = usage_debits.usage_debits_post(organization_ids=[organization.pk])
+    done = [f"debited {posted} days of usage"] if posted else []
+    done += _seed(slug)
     for line in done:
         if stdout is not None:
             stdout.write(f"  billing: {line}")
@@ -111,7 +115,12 @@ def _seed(slug: str) -> list[str]:
 
     first = bought.filter(status=PaymentStatus.SUCCEEDED).order_by("created_at").first()
     if first and not first.refunds.exists():
-        sync.payment_refund(actor=Actor.system(), payment=first, amount_cents=25_00)
+        refunds.payment_refund(
+            actor=Actor.system(),
+            payment=first,
+            amount_cents=25_00,
+            request_key=f"demo-refund-{first.public_id}",
+        )
         done.append("refunded $25 of the first purchase")
 
     this_month = timezone.localtime(timezone.now(), documents._tz_of(organization)).date()

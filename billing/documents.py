@@ -115,23 +115,46 @@ def _bounds(organization: Organization, start: date, end: date) -> tuple[datetim
     return datetime.combine(start, time.min, tz), datetime.combine(end, time.min, tz)
 
 
+def statement_figures(organization: Organization, period_start: date, period_end: date) -> dict:
+    """The month's credit figures by effective date (the local day each movement belongs to),
+    so opening + every line = closing, and the Usage line is the cost of the month's usage
+    however late it was debited. `period_end` is exclusive."""
+    entries = CreditLedgerEntry.objects.filter(organization=organization)
+    opening = _sum(entries.filter(effective_date__lt=period_start))
+    closing = _sum(entries.filter(effective_date__lt=period_end))
+    in_period = entries.filter(effective_date__gte=period_start, effective_date__lt=period_end)
+    usage = Q(kind=LedgerKind.USAGE) | Q(usage_day__isnull=False)  # debits and their corrections
+    by_kind = {
+        row["kind"]: row["total"]
+        for row in in_period.exclude(usage)
+        .order_by()
+        .values("kind")
+        .annotate(total=Sum("amount_microdollars"))
+    }
+    activity = []
+    running = opening
+    for entry in in_period.order_by("effective_date", "id"):
+        running += entry.amount_microdollars
+        activity.append({"entry": entry, "balance_microdollars": running})
+    return {
+        "opening": opening,
+        "closing": closing,
+        "purchased": by_kind.get(LedgerKind.PURCHASE, 0),
+        "promotional": by_kind.get(LedgerKind.PROMOTIONAL, 0),
+        "refunded": by_kind.get(LedgerKind.REFUND, 0),
+        "adjusted": by_kind.get(LedgerKind.ADJUSTMENT, 0),
+        "used": _sum(in_period.filter(usage)),
+        "activity": activity,
+    }
+
+
+def _sum(entries) -> int:  # noqa: ANN001
+    return entries.aggregate(s=Sum("amount_microdollars"))["s"] or 0
+
+
 def statement_context(document: Document) -> dict:
     organization = document.organization
     start, end = _bounds(organization, document.period_start, document.period_end)
-    entries = CreditLedgerEntry.objects.filter(organization=organization)
-    opening = entries.filter(created_at__lt=start).aggregate(s=Sum("amount_microdollars"))["s"] or 0
-    closing = entries.filter(created_at__lt=end).aggregate(s=Sum("amount_microdollars"))["s"] or 0
-    in_period = entries.filter(created_at__gte=start, created_at__lt=end)
-    by_kind = {
-        row["kind"]: row["total"]
-        for row in in_period.values("kind").annotate(total=Sum("amount_microdollars"))
-    }
-    usage_rows = list(
-        in_period.filter(kind=LedgerKind.USAGE)
-        .values("description")
-        .annotate(total=Sum("amount_microdollars"))
-        .order_by("total")
-    )
     seat_invoices = StripeInvoice.objects.filter(
         Q(period_start__lt=end) & Q(period_end__gt=start), organization=organization
     )
@@ -141,17 +164,9 @@ def statement_context(document: Document) -> dict:
         "document": document,
         "period_start": document.period_start,
         "period_end_inclusive": document.period_end - timedelta(days=1),
-        "opening": opening,
-        "closing": closing,
-        "purchased": by_kind.get(LedgerKind.PURCHASE, 0),
-        "promotional": by_kind.get(LedgerKind.PROMOTIONAL, 0),
-        "refunded": by_kind.get(LedgerKind.REFUND, 0),
-        "adjusted": by_kind.get(LedgerKind.ADJUSTMENT, 0),
-        "used": by_kind.get(LedgerKind.USAGE, 0),
-        "usage_rows": usage_rows,
+        **statement_figures(organization, document.period_start, document.period_end),
         "usage_breakdown": _usage_breakdown(document),
         "seat_invoices": list(seat_invoices),
-        "entries": list(in_period.order_by("created_at", "id")[:200]),
     }
 
 

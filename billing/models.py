@@ -104,6 +104,13 @@ class CreditLedgerEntry(models.Model):
     source_ref = models.CharField(
         max_length=255, blank=True, help_text="Other cause (e.g. rollup)."
     )
+    # The local day (org's time zone) the money movement belongs to: statements and the credit
+    # history group by it. A purchase or refund: the day it happened; a usage debit: the day of
+    # the usage it charges, however late it was posted.
+    effective_date = models.DateField()
+    # Set on usage debits and their corrections: the local day of usage they charge. The day's
+    # entries sum to minus that day's rolled-up cost (what `verify_ledger` checks).
+    usage_day = models.DateField(null=True, blank=True)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )
@@ -117,6 +124,8 @@ class CreditLedgerEntry(models.Model):
         indexes = [
             models.Index(fields=["organization", "created_at"], name="ledger_org_created"),
             models.Index(fields=["organization", "kind", "created_at"], name="ledger_org_kind"),
+            models.Index(fields=["organization", "effective_date"], name="ledger_org_effective"),
+            models.Index(fields=["organization", "usage_day"], name="ledger_org_usage_day"),
         ]
         constraints = [
             models.CheckConstraint(
@@ -201,7 +210,11 @@ class Payment(models.Model):
     stripe_charge_id = models.CharField(max_length=255, blank=True, db_index=True)
     purpose = models.CharField(max_length=20, choices=PaymentPurpose.choices)
     amount_cents = models.PositiveIntegerField()
+    # Refunds Stripe confirmed (succeeded).
     amount_refunded_cents = models.PositiveIntegerField(default=0)
+    # Refunds confirmed plus refunds requested and not yet settled: the amount no longer
+    # refundable. Raised under a row lock before Stripe is called, lowered if Stripe refuses.
+    refund_reserved_cents = models.PositiveIntegerField(default=0)
     currency = models.CharField(max_length=3, default="usd")
     status = models.CharField(
         max_length=20, choices=PaymentStatus.choices, default=PaymentStatus.CREATED
@@ -219,21 +232,68 @@ class Payment(models.Model):
     class Meta:
         ordering = ["-created_at"]
         indexes = [models.Index(fields=["organization", "created_at"], name="payment_org_created")]
+        constraints = [
+            # The database itself refuses a refund total above the payment, whatever the code.
+            models.CheckConstraint(
+                condition=models.Q(refund_reserved_cents__lte=models.F("amount_cents")),
+                name="payment_refunds_within_amount",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(amount_refunded_cents__lte=models.F("refund_reserved_cents")),
+                name="payment_refunded_within_reserved",
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"{self.get_purpose_display()} {self.amount_cents}¢ {self.status}"
 
 
+class RefundState(models.TextChoices):
+    RESERVED = "reserved", "Requested (amount reserved, Stripe not confirmed yet)"
+    SUCCEEDED = "succeeded", "Refunded"
+    RELEASED = "released", "Not refunded (Stripe refused; reservation released)"
+
+
 class Refund(models.Model):
+    """A refund of (part of) a payment: first the intent (amount reserved on the payment under a
+    lock, committed before Stripe is called), then Stripe's refund, then the ledger entry.
+
+    Refunds made in Stripe's own dashboard arrive through charge.refunded as SUCCEEDED rows with
+    no request key.
+    """
+
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="refunds")
     payment = models.ForeignKey(Payment, on_delete=models.PROTECT, related_name="refunds")
-    stripe_id = models.CharField(max_length=255, unique=True)
+    stripe_id = models.CharField(max_length=255, unique=True, null=True, blank=True)
+    # The caller's key for this request: a replay of the request returns this refund.
+    request_key = models.CharField(max_length=255, unique=True, null=True, blank=True)
     amount_cents = models.PositiveIntegerField()
-    status = models.CharField(max_length=20)
+    state = models.CharField(
+        max_length=20, choices=RefundState.choices, default=RefundState.RESERVED
+    )
+    status = models.CharField(max_length=20, blank=True, help_text="Stripe's refund status.")
+    failure_reason = models.CharField(max_length=500, blank=True)
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
     created_at = models.DateTimeField(auto_now_add=True)
+    completed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(amount_cents__gt=0), name="refund_amount_positive"
+            )
+        ]
 
     def __str__(self) -> str:
-        return f"Refund {self.stripe_id} ({self.amount_cents}¢)"
+        return f"Refund {self.stripe_id or self.public_id} ({self.amount_cents}¢, {self.state})"
+
+    @property
+    def stripe_idempotency_key(self) -> str:
+        """Derived from the intent: a retry after a crash can never refund twice in Stripe."""
+        return f"refund-intent-{self.public_id}"
 
 
 class PromotionCode(models.Model):

@@ -22,7 +22,7 @@ from organizations.models import Membership, Organization, Role
 
 from . import stripe_gateway as gateway
 from . import sync
-from .ledger import ledger_append
+from .balance import ledger_post, period_key
 from .models import (
     MICRODOLLARS_PER_CENT,
     AutoTopUp,
@@ -55,18 +55,6 @@ def _require_owner(actor: Actor, organization: Organization) -> None:
     ).exists()
     if not is_owner:
         raise PermissionDenied("Only owners manage billing.")
-
-
-def period_key(organization: Organization, when=None) -> str:  # noqa: ANN001
-    """The billing period (calendar month in the org's time zone) containing `when`."""
-    local = timezone.localtime(when or timezone.now(), timezone=_tz(organization))
-    return f"{local.year:04d}-{local.month:02d}"
-
-
-def _tz(organization: Organization):  # noqa: ANN202
-    import zoneinfo
-
-    return zoneinfo.ZoneInfo(organization.time_zone or "UTC")
 
 
 # --- customer ---------------------------------------------------------------------------------
@@ -383,7 +371,7 @@ def promotion_redeem(*, actor: Actor, organization: Organization, code: str) -> 
                 )
         except IntegrityError:
             raise BillingError("Your organization has already redeemed this code.") from None
-        ledger_append(
+        ledger_post(
             organization=organization,
             kind=LedgerKind.PROMOTIONAL,
             amount_microdollars=promotion.amount_microdollars,
@@ -474,32 +462,6 @@ def auto_top_up_update(
     return top_up
 
 
-def balance_changed(organization: Organization, *, old_balance: int, new_balance: int) -> None:
-    """Called by ledger_append inside its transaction, after the balance moved."""
-    alert = LowBalanceAlert.objects.select_for_update().filter(organization=organization).first()
-    if alert and alert.enabled:
-        threshold = alert.threshold_microdollars
-        if new_balance < threshold and not alert.alerted:
-            alert.alerted, alert.last_alerted_at = True, timezone.now()
-            alert.save(update_fields=["alerted", "last_alerted_at"])
-            transaction.on_commit(
-                lambda: enqueue(
-                    "billing.tasks.send_low_balance_email", organization.pk, new_balance
-                )
-            )
-        elif new_balance >= threshold and alert.alerted:
-            alert.alerted = False  # re-armed: the next downward crossing emails again
-            alert.save(update_fields=["alerted"])
-    top_up = AutoTopUp.objects.filter(organization=organization, enabled=True).first()
-    if (
-        top_up
-        and new_balance < old_balance
-        and new_balance < top_up.threshold_microdollars
-        and top_up.last_charged_period != period_key(organization)
-    ):
-        transaction.on_commit(lambda: enqueue("billing.tasks.run_auto_top_up", organization.pk))
-
-
 def auto_top_up_run(organization_id: int) -> Payment | None:
     """Charge the configured amount, at most once per period; a failure turns it off."""
     from .ledger import balance_of
@@ -555,25 +517,3 @@ def auto_top_up_disable(organization: Organization, *, reason: str) -> None:
 
 def cents_to_microdollars(cents: int) -> int:
     return cents * MICRODOLLARS_PER_CENT
-
-
-def usage_debits_post(*, window_id: str, cost_by_organization: dict[int, int]) -> int:
-    """Debit each organization's credits for the usage rolled up in one rollup window.
-
-    Called by the usage rollup inside its transaction; the idempotency key is the window id
-    and the organization, so a window can never be debited twice. Returns entries written.
-    """
-    written = 0
-    organizations = Organization.objects.in_bulk(list(cost_by_organization))
-    for organization_id, cost in sorted(cost_by_organization.items()):
-        if cost <= 0:
-            continue
-        entry = ledger_append(
-            organization=organizations[organization_id],
-            kind=LedgerKind.USAGE,
-            amount_microdollars=-cost,
-            idempotency_key=f"usage:{window_id}:org{organization_id}",
-            description=f"Usage, rollup window {window_id}",
-        )
-        written += entry is not None
-    return written

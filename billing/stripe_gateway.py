@@ -586,3 +586,30 @@ def subscription_change_after_authentication(
     else:
         updated = subscription_retrieve(sub.id)
     return ChangeResult(updated, intent.amount, intent.id, "paid")
+
+
+# Refund intents (billing/refunds.py). The intent's id travels in the refund's metadata, so a
+# refund Stripe made before we could record its answer is found again by listing, even after
+# Stripe's idempotency keys (kept 24 hours) have expired.
+
+
+def _intent_refund(data: dict) -> tuple[RefundData, str]:
+    return parse_refund(data), str((data.get("metadata") or {}).get("refund_intent") or "")
+
+
+def refund_create_for_intent(
+    *, payment_intent_id: str, amount_cents: int, intent_ref: str, idempotency_key: str
+) -> tuple[RefundData, str]:
+    """Create the refund of one refund intent; returns (refund, intent ref)."""
+    params = {
+        "payment_intent": payment_intent_id,
+        "amount": amount_cents,
+        "metadata": {"refund_intent": intent_ref},
+    }
+    return _intent_refund(_post("/v1/refunds", params, idempotency_key=idempotency_key))
+
+
+def refunds_for_payment_intent(payment_intent_id: str) -> list[tuple[RefundData, str]]:
+    """Every refund of the payment, each with the refund intent it was made for ("" if none)."""
+    data = _get("/v1/refunds", {"payment_intent": payment_intent_id, "limit": 100})
+    return [_intent_refund(item) for item in data.get("data", [])]

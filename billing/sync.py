@@ -15,17 +15,17 @@ from kilo_dashboard.templatetags.money import cents
 from organizations.models import Organization
 
 from . import stripe_gateway as gateway
-from .ledger import ledger_append
+from .balance import ledger_post
 from .models import (
     MICRODOLLARS_PER_CENT,
     LedgerKind,
     Payment,
     PaymentMethod,
     PaymentStatus,
-    Refund,
     StripeCustomer,
     StripeInvoice,
 )
+from .refunds import charge_refunds_sync  # noqa: F401 - the charge.refunded handler
 
 
 def _customer(stripe_customer_id: str) -> StripeCustomer | None:
@@ -67,7 +67,7 @@ def payment_intent_sync(payment_intent_id: str) -> Payment | None:
             payment.succeeded_at = timezone.now()
             payment.failure_code = payment.failure_message = ""
             payment.save()
-            ledger_append(
+            ledger_post(
                 organization=payment.organization,
                 kind=LedgerKind.PURCHASE,
                 amount_microdollars=intent.amount * MICRODOLLARS_PER_CENT,
@@ -116,72 +116,6 @@ def audit_payment_status(payment: Payment, old_status: str) -> None:
         before={"status": old_status},
         after={"status": payment.status, "failure_message": payment.failure_message},
     )
-
-
-def charge_refunds_sync(charge_id: str) -> list[Refund]:
-    """Every succeeded refund of the charge becomes a negative ledger entry, once."""
-    charge = gateway.charge_retrieve(charge_id)
-    payment = Payment.objects.filter(stripe_charge_id=charge.id).first()
-    if payment is None and charge.payment_intent:
-        payment = Payment.objects.filter(stripe_payment_intent_id=charge.payment_intent).first()
-    if payment is None:
-        return []
-    refunds = gateway.refunds_for_charge(charge.id)
-    recorded: list[Refund] = []
-    with transaction.atomic():
-        payment = Payment.objects.select_for_update().get(pk=payment.pk)
-        for data in refunds:
-            if data.status != "succeeded":
-                continue
-            refund, _ = Refund.objects.get_or_create(
-                stripe_id=data.id,
-                defaults={
-                    "organization": payment.organization,
-                    "payment": payment,
-                    "amount_cents": data.amount,
-                    "status": data.status,
-                },
-            )
-            entry = ledger_append(
-                organization=payment.organization,
-                kind=LedgerKind.REFUND,
-                amount_microdollars=-data.amount * MICRODOLLARS_PER_CENT,
-                idempotency_key=f"refund:{data.id}",
-                description=f"Refund of a {payment.get_purpose_display().lower()}",
-                refund=refund,
-                payment=payment,
-            )
-            if entry is not None:
-                audit_record(
-                    actor=Actor.system(),
-                    action="billing.refund_recorded",
-                    organization=payment.organization,
-                    target=refund,
-                    target_label=f"Refund of {cents(data.amount)}",
-                )
-            recorded.append(refund)
-        total = sum(r.amount for r in refunds if r.status == "succeeded")
-        payment.amount_refunded_cents = max(total, charge.amount_refunded)
-        payment.stripe_charge_id = charge.id
-        payment.save(update_fields=["amount_refunded_cents", "stripe_charge_id", "updated_at"])
-    return recorded
-
-
-def payment_refund(*, actor: Actor, payment: Payment, amount_cents: int) -> list[Refund]:
-    """Refund (part of) a payment in Stripe, then record it as charge.refunded would."""
-    if not payment.stripe_payment_intent_id or payment.status != PaymentStatus.SUCCEEDED:
-        raise ValueError("Only a succeeded payment can be refunded.")
-    if not 0 < amount_cents <= payment.amount_cents - payment.amount_refunded_cents:
-        raise ValueError("The refund exceeds what is left of the payment.")
-    gateway.refund_create(
-        payment_intent_id=payment.stripe_payment_intent_id,
-        amount_cents=amount_cents,
-        idempotency_key=f"refund-{payment.public_id}-{payment.amount_refunded_cents}-{amount_cents}",
-    )
-    if not payment.stripe_charge_id:
-        payment_intent_sync(payment.stripe_payment_intent_id)
-        payment.refresh_from_db()
-    return charge_refunds_sync(payment.stripe_charge_id)
 
 
 def setup_intent_sync(setup_intent_id: str) -> PaymentMethod | None:

@@ -2,7 +2,7 @@
 
 from celery import shared_task
 
-from . import documents, emails, reconcile, services
+from . import documents, emails, reconcile, refunds, services, usage_debits
 
 
 @shared_task(
@@ -48,3 +48,18 @@ def send_low_balance_email(organization_id: int, balance_microdollars: int) -> N
 @shared_task(name="billing.tasks.send_auto_top_up_failed_email")
 def send_auto_top_up_failed_email(organization_id: int) -> None:
     emails.send_auto_top_up_failed(organization_id)
+
+
+@shared_task(name="billing.tasks.post_usage_debits")
+def post_usage_debits() -> int:
+    return usage_debits.usage_debits_post_recent()
+
+
+@shared_task(name="billing.tasks.post_usage_debits_all_days")
+def post_usage_debits_all_days() -> int:
+    return usage_debits.usage_debits_post_all()
+
+
+@shared_task(name="billing.tasks.finish_refunds")
+def finish_refunds() -> dict:
+    return refunds.refunds_finish_stale()

@@ -169,6 +169,17 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": crontab(minute="*/15"),
     },
     "usage-rollup": {"task": "usage.tasks.rollup_usage", "schedule": 30.0},
+    # Billing claims the cost of rolled-up days: recent days every minute, every day nightly.
+    "billing-usage-debits": {"task": "billing.tasks.post_usage_debits", "schedule": 60.0},
+    "billing-usage-debits-all-days": {
+        "task": "billing.tasks.post_usage_debits_all_days",
+        "schedule": crontab(hour=4, minute=23),
+    },
+    # Refund intents a crash or an unreachable Stripe left reserved: finished or released.
+    "billing-finish-refunds": {
+        "task": "billing.tasks.finish_refunds",
+        "schedule": crontab(minute="*/5"),
+    },
     "usage-partitions": {
         "task": "usage.tasks.maintain_partitions",
         "schedule": crontab(hour=2, minute=41),
@@ -258,6 +269,8 @@ USAGE_INGEST_MAX_EVENTS = 1000
 USAGE_INGEST_MAX_BYTES = env_int("USAGE_INGEST_MAX_BYTES", 2_000_000)
 USAGE_INGEST_RATE_LIMIT_PER_MINUTE = env_int("USAGE_INGEST_RATE_LIMIT_PER_MINUTE", 6000)
 USAGE_RETENTION_DAYS = env_int("USAGE_RETENTION_DAYS", 400)
+# Days the minutely usage-debit run compares (older days: the nightly run over the retention).
+USAGE_DEBIT_LOOKBACK_DAYS = env_int("USAGE_DEBIT_LOOKBACK_DAYS", 7)
 
 # --- Stripe (billing) ---------------------------------------------------------------------------
 # Only billing/stripe_gateway.py reads these. The demo and the tests point STRIPE_API_BASE at a

@@ -14,6 +14,7 @@ import pytest
 from allauth.account.models import EmailAddress
 from celery.result import allow_join_result
 from django.core.cache import cache
+from django.db.backends.signals import connection_created
 from django.test import Client
 
 from accounts.models import User
@@ -42,6 +43,18 @@ def pytest_configure(config: pytest.Config) -> None:
     if not settings.CELERY_TASK_ALWAYS_EAGER:
         base = settings.CELERY_BROKER_URL.rsplit("/", 1)[0]
         settings.CELERY_BROKER_URL = settings.CELERY_RESULT_BACKEND = f"{base}/{8 + n}"
+
+
+def _allow_ledger_truncate(sender, connection, **kwargs) -> None:  # noqa: ANN001
+    """The ledger's append-only trigger refuses TRUNCATE, which is how the test database is
+    flushed between transactional tests: test connections opt in (the application never does;
+    tests/billing/test_ledger.py proves the refusal with the setting off)."""
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SET billing.ledger_truncate_allowed = 'on'")
+
+
+connection_created.connect(_allow_ledger_truncate)
 
 
 @pytest.fixture(autouse=True)

@@ -19,7 +19,6 @@ from datetime import UTC, date, datetime, time, timedelta
 from django.db import connection, transaction
 from django.utils import timezone
 
-from billing.services import usage_debits_post
 from organizations.models import Organization
 from organizations.services import memberships_touch_activity
 
@@ -315,21 +314,6 @@ def _touch_activity(cursor, low: int, high: int) -> None:  # noqa: ANN001
         memberships_touch_activity(org_id, last_seen)
 
 
-def _post_usage_debits(cursor, low: int, high: int) -> None:  # noqa: ANN001
-    """Debit the credit ledger for the cost of events (low, high], in the rollup's transaction.
-
-    The window's event-id range is its idempotency key: the cursor moves in this same
-    transaction, so a window is debited exactly once, late events included (they have new ids).
-    """
-    cursor.execute(
-        "SELECT organization_id, SUM(cost_microdollars) FROM usage_usageevent "
-        "WHERE id > %s AND id <= %s GROUP BY organization_id",
-        [low, high],
-    )
-    costs = {org_id: int(total or 0) for org_id, total in cursor.fetchall()}
-    usage_debits_post(window_id=f"{low + 1}-{high}", cost_by_organization=costs)
-
-
 def rollup_run(*, max_events: int = 2_000_000) -> RollupReport:
     """Fold events past the cursor (at most `max_events`) into every rollup. Idempotent."""
     RollupState.objects.get_or_create(pk=1)
@@ -350,7 +334,6 @@ def rollup_run(*, max_events: int = 2_000_000) -> RollupReport:
                 cursor.execute("ANALYZE usage_dirtyhour, usage_dirtyday")
             _rebuild(cursor)
             _touch_activity(cursor, low, high)
-            _post_usage_debits(cursor, low, high)
             cursor.execute("SELECT count(*) FROM usage_dirtyhour")
             hours = cursor.fetchone()[0]
         DirtyHour.objects.all().delete()

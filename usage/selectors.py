@@ -424,3 +424,26 @@ def scope_filters(
         if public_id == filters.member:
             return filters.with_user(user_id)
     return UsageFilters(**{**filters.__dict__, "member": ""})
+
+
+# --- for billing --------------------------------------------------------------------------------
+
+
+def daily_costs(
+    *, since: date | None = None, organization_ids: list[int] | None = None
+) -> dict[tuple[int, date], int]:
+    """Rolled-up cost in microdollars per (organization id, local day), days >= `since`.
+
+    Billing debits each organization's credits by these figures (usage never calls billing);
+    days without usage have no entry.
+    """
+    rows = OrgDailyRollup.objects.all()
+    if since is not None:
+        rows = rows.filter(day__gte=since)
+    if organization_ids is not None:
+        rows = rows.filter(organization_id__in=organization_ids)
+    return {
+        (org_id, day): int(cost)
+        for org_id, day, cost in rows.values_list("organization_id", "day", "cost_microdollars")
+        if cost
+    }

@@ -5,7 +5,8 @@ from django.core import mail
 from django.db import transaction
 
 from billing import services
-from billing.ledger import balance_of, ledger_append
+from billing.balance import ledger_post
+from billing.ledger import balance_of
 from billing.models import AutoTopUp, Payment, PaymentPurpose
 from tests.billing.conftest import DECLINED_ON_CHARGE, add_card, deliver, stripe_events
 from tests.conftest import actor
@@ -17,7 +18,7 @@ DOLLAR = 1_000_000
 def move(org, amount: int, key: str) -> None:  # noqa: ANN001
     kind = "usage" if amount < 0 else "adjustment"
     with transaction.atomic():
-        ledger_append(organization=org, kind=kind, amount_microdollars=amount, idempotency_key=key)
+        ledger_post(organization=org, kind=kind, amount_microdollars=amount, idempotency_key=key)
 
 
 def test_one_email_per_downward_crossing(org, owner):

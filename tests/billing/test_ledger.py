@@ -1,14 +1,17 @@
 """The credit ledger: append-only, idempotent, consistent under concurrency, verifiable."""
 
 import threading
+from datetime import date
 
 import pytest
 from django.core.exceptions import ValidationError
 from django.core.management import CommandError, call_command
 from django.db import DatabaseError, connection, connections, transaction
 
-from billing.ledger import balance_of, ledger_append, verify_ledger
+from billing.ledger import balance_of, ledger_append
+from billing.ledger_checks import verify_ledger
 from billing.models import BillingAccount, CreditLedgerEntry, LedgerKind, Payment, Refund
+from usage.models import OrgDailyRollup
 
 DOLLAR = 1_000_000
 
@@ -80,6 +83,25 @@ def test_postgresql_refuses_update_and_delete_even_in_raw_sql(org):
 
 
 @pytest.mark.django_db
+def test_postgresql_refuses_truncate(org):
+    append(org, LedgerKind.PROMOTIONAL, DOLLAR, "promo:truncate")
+    for statement in (
+        "TRUNCATE billing_creditledgerentry",
+        "TRUNCATE billing_creditledgerentry CASCADE",
+    ):
+        with (
+            pytest.raises(DatabaseError, match="append-only .TRUNCATE refused"),
+            transaction.atomic(),
+            connection.cursor() as cursor,
+        ):
+            # Test connections may truncate (the flush between tests); the application's never.
+            cursor.execute("SET LOCAL billing.ledger_truncate_allowed = 'off'")
+            cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")  # check the test's inserts' FKs now
+            cursor.execute(statement)
+    assert CreditLedgerEntry.objects.filter(idempotency_key="promo:truncate").exists()
+
+
+@pytest.mark.django_db
 def test_verify_ledger_command_reports_a_cached_balance_that_drifted(org):
     append(org, LedgerKind.PROMOTIONAL, DOLLAR, "promo:drift")
     call_command("verify_ledger")
@@ -89,16 +111,76 @@ def test_verify_ledger_command_reports_a_cached_balance_that_drifted(org):
     assert "cached balance 7" in verify_ledger()[0].problem
 
 
+@pytest.mark.django_db
+def test_verify_ledger_reports_refunds_above_a_payment_and_purchases_without_their_payment(org):
+    """The ledger as issue 8 found it: $12 refunded on a $10 payment, and a purchase credited
+    for more than was paid; verify_ledger must say so."""
+    payment = Payment.objects.create(
+        organization=org,
+        purpose="credit_purchase",
+        amount_cents=10_00,
+        amount_refunded_cents=10_00,
+        refund_reserved_cents=10_00,
+        stripe_payment_intent_id="pi_verify",
+        status="succeeded",
+    )
+    append(org, LedgerKind.PURCHASE, 10 * DOLLAR, "payment_intent:pi_verify", payment=payment)
+    for n in (1, 2):
+        refund = Refund.objects.create(
+            organization=org,
+            payment=payment,
+            stripe_id=f"re_verify_{n}",
+            amount_cents=6_00,
+            state="succeeded",
+        )
+        append(
+            org, LedgerKind.REFUND, -6 * DOLLAR, f"refund:re_v{n}", refund=refund, payment=payment
+        )
+    other = Payment.objects.create(
+        organization=org, purpose="credit_purchase", amount_cents=5_00, status="failed"
+    )
+    append(org, LedgerKind.PURCHASE, 7 * DOLLAR, "payment_intent:pi_other", payment=other)
+
+    problems = sorted(p.problem for p in verify_ledger())
+    assert problems == sorted(
+        [
+            f"payment {payment.public_id}: refunds 12000000 exceed payment 10000000",
+            f"payment {payment.public_id}: refund entries 12000000 != refunded 10000000",
+            f"payment {other.public_id}: 1 purchase entries, status failed",
+            f"payment {other.public_id}: credited 7000000 for 5000000 paid",
+        ]
+    )
+
+
+@pytest.mark.django_db
+def test_verify_ledger_reports_a_usage_day_not_debited_exactly_once(org):
+    OrgDailyRollup.objects.create(
+        organization_id=org.pk, day=date(2026, 10, 3), cost_microdollars=2_500_000
+    )
+    OrgDailyRollup.objects.create(
+        organization_id=org.pk, day=date(2026, 10, 4), cost_microdollars=1_000_000
+    )
+    append(org, LedgerKind.USAGE, -1_000_000, "day4", usage_day=date(2026, 10, 4))
+    append(org, LedgerKind.USAGE, -1_000_000, "day4-again", usage_day=date(2026, 10, 4))
+    assert sorted(p.problem for p in verify_ledger()) == [
+        "usage on 2026-10-03: rolled up 2500000, debited 0",
+        "usage on 2026-10-04: rolled up 1000000, debited 2000000",
+    ]
+
+
 @pytest.mark.django_db(transaction=True)
 def test_concurrent_purchases_refunds_and_debits_keep_every_invariant(org):
     """Threads with their own connections hit one organization at once; the account-row lock
     serializes them. A barrier (no sleeps) makes them start together."""
     purchases = []
     for n in range(4):
+        refunded = 10_00 if n < 2 else 0  # the first two get a $10 refund below
         payment = Payment.objects.create(
             organization=org,
             purpose="credit_purchase",
             amount_cents=100_00,
+            amount_refunded_cents=refunded,
+            refund_reserved_cents=refunded,
             stripe_payment_intent_id=f"pi_conc_{n}",
             status="succeeded",
         )

@@ -8,7 +8,7 @@ from django.conf import settings
 from django.urls import reverse
 
 from audit.models import AuditEvent
-from billing import services, sync
+from billing import refunds, services
 from billing.ledger import balance_of
 from billing.models import CreditLedgerEntry, Document, Payment, PaymentStatus
 from stripe_events.models import StripeEvent
@@ -159,14 +159,18 @@ def test_a_partial_refund_becomes_one_negative_entry(org, owner):
     deliver(succeeded_event(payment))
     payment.refresh_from_db()
 
-    sync.payment_refund(actor=actor(None), payment=payment, amount_cents=25_00)
+    refunds.payment_refund(
+        actor=actor(None), payment=payment, amount_cents=25_00, request_key="first"
+    )
     assert balance_of(org) == 75 * DOLLAR
     refunded = fake_event("charge.refunded", payment.stripe_charge_id)  # Stripe's own event
     assert deliver(refunded).status_code == 200
     assert balance_of(org) == 75 * DOLLAR
     payment.refresh_from_db()
     assert payment.amount_refunded_cents == 25_00
-    sync.payment_refund(actor=actor(None), payment=payment, amount_cents=75_00)
+    refunds.payment_refund(
+        actor=actor(None), payment=payment, amount_cents=75_00, request_key="second"
+    )
     assert balance_of(org) == 0
     assert list(
         CreditLedgerEntry.objects.filter(organization=org, kind="refund")

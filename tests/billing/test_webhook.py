@@ -4,6 +4,9 @@ import json
 import time
 
 import pytest
+import requests
+from django.apps import apps
+from django.conf import settings
 
 from billing import sync
 from billing.ledger import balance_of
@@ -115,11 +118,38 @@ def test_a_handler_that_fails_once_succeeds_on_stripes_retry(org, owner, monkeyp
     assert balance_of(org) == 100_000_000
 
 
-def test_events_for_objects_of_other_accounts_are_processed_and_change_nothing(org):
-    event = fake_event("invoice.paid", "in_unknown")
+def _everything_but_events() -> dict[str, list[dict]]:
+    """Every row of every model except the event store itself (which records the delivery)."""
+    return {
+        model._meta.label: list(model.objects.order_by("pk").values())
+        for model in apps.get_models()
+        if model is not StripeEvent and not model._meta.label.startswith("sessions.")
+    }
+
+
+def test_events_for_objects_of_other_accounts_are_processed_and_change_nothing(org, owner):
+    add_card(org, owner)
+    payment = buy(org, owner, 20_00)
+    deliver(stripe_events(payment.stripe_payment_intent_id, "payment_intent.succeeded")[0])
+    assert balance_of(org) == 20_000_000
+    # A PaymentIntent of a customer this dashboard does not know (another Stripe account user).
+    stranger = requests.post(
+        f"{settings.STRIPE_API_BASE}/v1/payment_intents",
+        data={"amount": 5000, "currency": "usd", "payment_method": "pm_card_visa"},
+        headers={"Authorization": f"Bearer {settings.STRIPE_SECRET_KEY}"},
+        timeout=10,
+    ).json()
+    before = _everything_but_events()
+
+    unknown_invoice = fake_event("invoice.paid", "in_unknown")
     # localstripe answers 404 for an unknown invoice: a permanent error, recorded on the event
     # and acknowledged (a redelivery could not help)
-    response = deliver(event)
-    assert response.status_code == 200
-    stored = StripeEvent.objects.get(stripe_id=event["id"])
+    assert deliver(unknown_invoice).status_code == 200
+    stored = StripeEvent.objects.get(stripe_id=unknown_invoice["id"])
     assert stored.status == "failed" and "Not Found" in stored.error
+    strangers_payment = fake_event("payment_intent.succeeded", stranger["id"])
+    assert deliver(strangers_payment).status_code == 200
+    assert StripeEvent.objects.get(stripe_id=strangers_payment["id"]).status == "processed"
+
+    assert _everything_but_events() == before
+    assert balance_of(org) == 20_000_000

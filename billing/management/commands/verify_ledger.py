@@ -2,7 +2,7 @@
 
 from django.core.management.base import BaseCommand, CommandError
 
-from billing.ledger import verify_ledger
+from billing.ledger_checks import verify_ledger
 
 
 class Command(BaseCommand):

@@ -5,7 +5,7 @@ from django.db import migrations
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("billing", "0002_ledger_append_only_trigger"),
+        ("billing", "0003_refund_intents_effective_dates"),
         ("stripe_events", "0001_initial"),
     ]
 
