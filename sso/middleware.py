@@ -12,7 +12,7 @@ from django.shortcuts import redirect
 
 from .adapters import enforcement_refusal
 from .receivers import AUTH_AT_SESSION_KEY
-from .selectors import enforcing_organization_for_email, settings_of
+from .selectors import email_domain, enforced_at_for_domain, enforcing_organization_for_email
 
 
 class SSOEnforcementMiddleware:
@@ -22,11 +22,11 @@ class SSOEnforcementMiddleware:
     def __call__(self, request: HttpRequest) -> HttpResponse:
         user = getattr(request, "user", None)
         if user is not None and user.is_authenticated and not request.session.get("sso_login"):
-            organization = enforcing_organization_for_email(user.email)
-            if organization is not None and enforcement_refusal(user.email):
-                enforced_at = settings_of(organization).enforced_at
-                opened = request.session.get(AUTH_AT_SESSION_KEY, 0)
-                if enforced_at is None or opened < enforced_at.timestamp():
+            enforced_at = enforced_at_for_domain(email_domain(user.email))  # cached: no query
+            opened = request.session.get(AUTH_AT_SESSION_KEY, 0)
+            if enforced_at is not None and opened < enforced_at and enforcement_refusal(user.email):
+                organization = enforcing_organization_for_email(user.email)
+                if organization is not None:
                     logout(request)
                     messages.info(
                         request,

@@ -23,7 +23,13 @@ from organizations.permissions import Capability, role_can
 
 from . import crypto, dns
 from .models import Connection, Domain, DomainStatus, SeatRequest, Settings
-from .selectors import connections_of, email_domain, settings_of, verified_domain_names
+from .selectors import (
+    connections_of,
+    email_domain,
+    forget_enforcement,
+    settings_of,
+    verified_domain_names,
+)
 
 DOMAIN_PROOF_DAYS = 7
 DOMAIN_RE = re.compile(r"^(?=.{4,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")
@@ -244,6 +250,7 @@ def domain_check(domain_id: int) -> str:
                 locked.status = DomainStatus.EXPIRED
             locked.save(update_fields=["checked_at", "status", "verified_at"])
             if locked.status != DomainStatus.PENDING:
+                forget_enforcement({locked.name})
                 audit_record(
                     actor=Actor.system(),
                     action=f"sso.domain_{locked.status}",
@@ -276,6 +283,7 @@ def domain_remove(*, actor: Actor, organization: Organization, domain: Domain) -
             raise SSOError("Turn enforcement off before removing the last verified domain.")
         before = {"name": domain.name, "status": domain.status}
         domain.delete()
+        forget_enforcement({before["name"]})
         audit_record(
             actor=actor,
             action="sso.domain_removed",
@@ -307,6 +315,7 @@ def enforcement_set(
         sso_settings.enforced = enforced
         sso_settings.admin_group = admin_group.strip()[:255]
         sso_settings.save()
+        forget_enforcement(verified_domain_names(organization))
         audit_record(
             actor=actor,
             action="sso.enforcement_changed",
