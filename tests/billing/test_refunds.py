@@ -13,7 +13,7 @@ from django.conf import settings
 from django.db import IntegrityError, connections, transaction
 
 from audit.models import AuditEvent
-from billing import refunds, stripe_gateway
+from billing import refunds, stripe_gateway, tasks
 from billing.ledger import balance_of
 from billing.ledger_checks import verify_ledger
 from billing.models import CreditLedgerEntry, Payment, Refund, RefundState
@@ -190,6 +190,9 @@ def test_an_intent_left_after_stripe_refunded_is_finished_without_a_second_refun
     assert sorted(r["amount"] for r in stripe_refunds(payment)) == [1_00, 4_00]
     assert sorted(ledger_refunds(org)) == [-4 * DOLLAR, -1 * DOLLAR]
     assert refunds.refunds_finish_stale(older_than=timedelta(0))["succeeded"] == 0  # done
+    scheduled = {entry["task"] for entry in settings.CELERY_BEAT_SCHEDULE.values()}
+    assert "billing.tasks.finish_refunds" in scheduled
+    assert tasks.finish_refunds() == {"succeeded": 0, "released": 0, "waiting": 0}
     assert len(stripe_refunds(payment)) == 2
     assert verify_ledger() == []
 
