@@ -1,6 +1,5 @@
 """Billing tab and its actions. Thin: parse input, call one service, respond."""
 
-import csv
 import heapq
 import logging
 import zoneinfo
@@ -17,6 +16,7 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from audit.services import Actor
+from kilo_dashboard.csv_export import csv_lines
 from kilo_dashboard.templatetags.money import cents, microdollars
 from organizations.access import OrgAccess, org_view
 from organizations.permissions import Capability
@@ -153,18 +153,12 @@ def _csv_rows(access: OrgAccess, entries, changes):  # noqa: ANN001, ANN202
         yield [timezone.localtime(created_at, tz).isoformat(), *row]
 
 
-class _Echo:
-    def write(self, value: str) -> str:
-        return value
-
-
 @require_GET
 @org_view(Capability.VIEW_BILLING)
 def billing_history_csv(request: HttpRequest, access: OrgAccess) -> StreamingHttpResponse:
     _, history = _history_filters(request, access)
-    writer = csv.writer(_Echo())
     response = StreamingHttpResponse(
-        (writer.writerow(row) for row in _csv_rows(access, history["entries"], history["changes"])),
+        csv_lines(_csv_rows(access, history["entries"], history["changes"])),
         content_type="text/csv; charset=utf-8",
     )
     name = f"{access.organization.slug}-credit-history-{timezone.now():%Y%m%d}.csv"
