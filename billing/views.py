@@ -156,7 +156,13 @@ def _csv_rows(access: OrgAccess, entries, changes):  # noqa: ANN001, ANN202
 @require_GET
 @org_view(Capability.VIEW_BILLING)
 def billing_history_csv(request: HttpRequest, access: OrgAccess) -> StreamingHttpResponse:
-    _, history = _history_filters(request, access)
+    form, history = _history_filters(request, access)
+    if form.errors:  # never export other rows than the ones asked for
+        return HttpResponse(
+            " ".join(form.error_messages_text()),
+            status=400,
+            content_type="text/plain; charset=utf-8",
+        )
     response = StreamingHttpResponse(
         csv_lines(_csv_rows(access, history["entries"], history["changes"])),
         content_type="text/csv; charset=utf-8",
