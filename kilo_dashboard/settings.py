@@ -286,6 +286,35 @@ if PRODUCTION:
     SECURE_HSTS_INCLUDE_SUBDOMAINS = True
     SECURE_HSTS_PRELOAD = True
 
+# --- Content-Security-Policy and caching of private pages (django-csp) --------------------------
+# No inline script anywhere (every script is a static file), so script-src needs no nonce.
+# kilo_dashboard.middleware adds Stripe.js's origins (or localstripe's) to script-src, frame-src,
+# connect-src and img-src. Styles allow 'unsafe-inline' because plotly and htmx set style
+# attributes and <style> elements at run time. No form-action: SSO logins post to our server and
+# are then redirected to the identity provider, which form-action would block in Chromium.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        "style-src": ["'self'", "'unsafe-inline'"],
+        "img-src": ["'self'", "data:"],
+        "font-src": ["'self'", "data:"],
+        "connect-src": ["'self'"],
+        "object-src": ["'none'"],
+        "base-uri": ["'self'"],
+        "frame-ancestors": ["'none'"],
+    },
+}
+INSTALLED_APPS.append("csp")
+MIDDLEWARE.insert(
+    MIDDLEWARE.index("django.middleware.security.SecurityMiddleware") + 1,
+    "kilo_dashboard.middleware.ContentSecurityPolicyMiddleware",
+)
+MIDDLEWARE.insert(
+    MIDDLEWARE.index("django.contrib.auth.middleware.AuthenticationMiddleware") + 1,
+    "kilo_dashboard.middleware.PrivateNoStoreMiddleware",
+)
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
