@@ -307,6 +307,13 @@ CONTENT_SECURITY_POLICY = {
     },
 }
 INSTALLED_APPS.append("csp")
+
+# --- Staff admin behind allauth's sign-in, rate limits and MFA (kilo_dashboard/admin_site.py) ----
+INSTALLED_APPS[INSTALLED_APPS.index("django.contrib.admin")] = (
+    "kilo_dashboard.admin_config.KiloAdminConfig"
+)
+if "allauth.mfa" not in INSTALLED_APPS:
+    INSTALLED_APPS.insert(INSTALLED_APPS.index("allauth.account") + 1, "allauth.mfa")
 MIDDLEWARE.insert(
     MIDDLEWARE.index("django.middleware.security.SecurityMiddleware") + 1,
     "kilo_dashboard.middleware.ContentSecurityPolicyMiddleware",
