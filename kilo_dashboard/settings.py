@@ -217,6 +217,18 @@ INVITATION_TTL_DAYS = 7
 NEW_ORGANIZATION_SEATS = env_int("NEW_ORGANIZATION_SEATS", 5)
 MEMBERS_PAGE_SIZE = 25
 
+# Invitations must not make us an email relay (organizations/limits.py): invitation emails, new or
+# resent, per (count, seconds) window; a resend cooldown; a cap on pending invitations while an
+# organization is new.
+INVITATION_LIMITS = {
+    "inviter": (env_int("INVITATION_LIMIT_PER_INVITER_HOUR", 50), 3600),
+    "organization": (env_int("INVITATION_LIMIT_PER_ORGANIZATION_HOUR", 100), 3600),
+    "recipient": (env_int("INVITATION_LIMIT_PER_RECIPIENT_DAY", 5), 86400),
+}
+INVITATION_RESEND_COOLDOWN_SECONDS = env_int("INVITATION_RESEND_COOLDOWN_SECONDS", 600)
+NEW_ORGANIZATION_DAYS = 7
+NEW_ORGANIZATION_MAX_PENDING_INVITATIONS = env_int("NEW_ORGANIZATION_MAX_PENDING_INVITATIONS", 10)
+
 # Usage ingestion (usage app): batch limits, per-key rate limit, raw-event retention.
 USAGE_INGEST_MAX_EVENTS = 1000
 USAGE_INGEST_MAX_BYTES = env_int("USAGE_INGEST_MAX_BYTES", 2_000_000)

@@ -16,7 +16,7 @@ from accounts.selectors import user_has_any_verified_email, user_has_verified_em
 from audit.services import Actor, audit_record
 from kilo_dashboard.validators import single_line_problem
 
-from . import tasks
+from . import limits, tasks
 from .expiry import invitations_expire  # noqa: F401 - re-exported for callers of services
 from .models import (
     Invitation,
@@ -41,6 +41,10 @@ class ServiceError(Exception):
 
 class SeatLimitReached(ServiceError):
     pass
+
+
+class TooManyInvitations(ServiceError):
+    """A limit against using invitations as an email relay; the message says when to retry."""
 
 
 class InvitationUnusable(ServiceError):
@@ -268,6 +272,8 @@ def invitation_create(
     ).exists():
         raise ServiceError(f"{email} already has a pending invitation; resend it instead.")
     _ensure_seat_free(organization)
+    _ensure_new_organization_cap(organization)
+    _consume_invitation_email(actor, organization, email)
     now = timezone.now()
     invitation = Invitation(
         organization=organization,
@@ -289,6 +295,28 @@ def invitation_create(
     )
     _send_after_commit(invitation)
     return invitation
+
+
+def _ensure_new_organization_cap(organization: Organization) -> None:
+    cap = settings.NEW_ORGANIZATION_MAX_PENDING_INVITATIONS
+    until = organization.created_at + timedelta(days=settings.NEW_ORGANIZATION_DAYS)
+    if timezone.now() >= until:
+        return
+    pending = seat_usage(organization).pending_invitations
+    if pending >= cap:
+        raise TooManyInvitations(
+            f"A new organization can have at most {cap} pending invitations during its first "
+            f"{settings.NEW_ORGANIZATION_DAYS} days (until {until:%-d %b %Y}). Wait until "
+            f"some are accepted, or revoke one."
+        )
+
+
+def _consume_invitation_email(actor: Actor, organization: Organization, email: str) -> None:
+    refusal = limits.invitation_email_consume(
+        inviter_id=actor.user.pk, organization_id=organization.pk, email=email
+    )
+    if refusal:
+        raise TooManyInvitations(refusal)
 
 
 def _send_after_commit(invitation: Invitation) -> None:
@@ -315,10 +343,18 @@ def invitation_resend(*, actor: Actor, organization: Organization, public_id: st
     """Send a fresh link (the old one stops working) and restart the 7-day clock."""
     _require(actor, organization, Capability.MANAGE_MEMBERS)
     invitation = _open_invitation(organization, public_id)
+    wait = invitation.sent_at + timedelta(seconds=settings.INVITATION_RESEND_COOLDOWN_SECONDS)
+    if timezone.now() < wait:
+        minutes = -(-int((wait - timezone.now()).total_seconds()) // 60)
+        raise TooManyInvitations(
+            f"An invitation was just sent to {invitation.email}. You can resend it in "
+            f"{minutes} minute{'s' if minutes != 1 else ''}."
+        )
     if invitation.expires_at <= timezone.now():
         # An expired invitation no longer holds a seat: resending must take one again.
         organization = _lock_organization(organization)
         _ensure_seat_free(organization)
+    _consume_invitation_email(actor, organization, invitation.email)
     now = timezone.now()
     before = {"expires_at": invitation.expires_at.isoformat()}
     invitation.sent_at = now
