@@ -10,9 +10,13 @@ invitations at once. The numbers are settings (INVITATION_LIMITS and neighbours)
 
 import time
 from dataclasses import dataclass
+from datetime import timedelta
 
 from django.conf import settings
 from django.core.cache import cache
+from django.utils import timezone
+
+from .models import Organization
 
 
 @dataclass(frozen=True)
@@ -23,7 +27,9 @@ class Window:
 
 
 def windows() -> list[Window]:
-    return [Window(scope, *settings.INVITATION_LIMITS[scope]) for scope in settings.INVITATION_LIMITS]
+    return [
+        Window(scope, *settings.INVITATION_LIMITS[scope]) for scope in settings.INVITATION_LIMITS
+    ]
 
 
 def _counter(window: Window, subject: str, now: float) -> tuple[str, int]:
@@ -74,3 +80,16 @@ def invitation_email_consume(*, inviter_id: int, organization_id: int, email: st
         except ValueError:  # expired between add and incr
             cache.set(name, 1, timeout=window.seconds + 60)
     return ""
+
+
+def new_organization_pending_refusal(organization: Organization, *, pending: int) -> str:
+    """Why an organization in its first days may not add one more pending invitation, or ""."""
+    cap = settings.NEW_ORGANIZATION_MAX_PENDING_INVITATIONS
+    until = organization.created_at + timedelta(days=settings.NEW_ORGANIZATION_DAYS)
+    if timezone.now() >= until or pending < cap:
+        return ""
+    return (
+        f"A new organization can have at most {cap} pending invitations during its first "
+        f"{settings.NEW_ORGANIZATION_DAYS} days (until {until:%-d %b %Y}). Wait until some are "
+        f"accepted, or revoke one."
+    )

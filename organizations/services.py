@@ -298,17 +298,11 @@ def invitation_create(
 
 
 def _ensure_new_organization_cap(organization: Organization) -> None:
-    cap = settings.NEW_ORGANIZATION_MAX_PENDING_INVITATIONS
-    until = organization.created_at + timedelta(days=settings.NEW_ORGANIZATION_DAYS)
-    if timezone.now() >= until:
-        return
-    pending = seat_usage(organization).pending_invitations
-    if pending >= cap:
-        raise TooManyInvitations(
-            f"A new organization can have at most {cap} pending invitations during its first "
-            f"{settings.NEW_ORGANIZATION_DAYS} days (until {until:%-d %b %Y}). Wait until "
-            f"some are accepted, or revoke one."
-        )
+    refusal = limits.new_organization_pending_refusal(
+        organization, pending=seat_usage(organization).pending_invitations
+    )
+    if refusal:
+        raise TooManyInvitations(refusal)
 
 
 def _consume_invitation_email(actor: Actor, organization: Organization, email: str) -> None:
