@@ -1,5 +1,7 @@
 from django import forms
 
+from kilo_dashboard.validators import validate_single_line
+
 
 class SignupDetailsForm(forms.Form):
     """Extra fields on allauth's sign-up form."""
@@ -7,6 +9,7 @@ class SignupDetailsForm(forms.Form):
     name = forms.CharField(
         label="Full name",
         max_length=150,
+        validators=[validate_single_line],  # shown in invitation email subjects
         widget=forms.TextInput(attrs={"autocomplete": "name", "placeholder": "Ada Lovelace"}),
     )
 

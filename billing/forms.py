@@ -1,5 +1,6 @@
 """Input parsing for the Billing tab. Dollars typed by people become integer cents here."""
 
+from datetime import date
 from decimal import Decimal
 
 from django import forms
@@ -130,8 +131,43 @@ HISTORY_KIND_CHOICES = [
 ]
 
 
+# Wide enough for any real history, narrow enough that a day's bounds in any time zone exist
+# (0001-01-01 or 9999-12-31 overflow when turned into an instant).
+HISTORY_EARLIEST = date(2000, 1, 1)
+HISTORY_LATEST = date(2100, 12, 31)
+_OUT_OF_RANGE = f"Enter a date between {HISTORY_EARLIEST} and {HISTORY_LATEST}."
+
+
 class HistoryFilterForm(forms.Form):
     kind = forms.ChoiceField(choices=HISTORY_KIND_CHOICES, required=False)
     date_from = forms.DateField(required=False, label="From")
     date_to = forms.DateField(required=False, label="To")
     page = forms.IntegerField(required=False, min_value=1)
+
+    def _within_bounds(self, name: str) -> date | None:
+        value = self.cleaned_data.get(name)
+        if value and not HISTORY_EARLIEST <= value <= HISTORY_LATEST:
+            raise forms.ValidationError(_OUT_OF_RANGE)
+        return value
+
+    def clean_date_from(self) -> date | None:
+        return self._within_bounds("date_from")
+
+    def clean_date_to(self) -> date | None:
+        return self._within_bounds("date_to")
+
+    def clean(self) -> dict:
+        data = super().clean()
+        start, end = data.get("date_from"), data.get("date_to")
+        if start and end and start > end:
+            raise forms.ValidationError(f"“From” ({start}) is after “To” ({end}).")
+        return data
+
+    def error_messages_text(self) -> list[str]:
+        """Every error as one sentence naming its field, for the line above the history."""
+        labels = {name: field.label or name.capitalize() for name, field in self.fields.items()}
+        return [
+            f"{labels[name]}: {message}" if name in labels else message
+            for name, messages in self.errors.items()
+            for message in messages
+        ]

@@ -1,6 +1,5 @@
 """Billing tab and its actions. Thin: parse input, call one service, respond."""
 
-import csv
 import heapq
 import logging
 import zoneinfo
@@ -15,6 +14,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from audit.services import Actor
+from kilo_dashboard.csv_export import csv_lines
 from kilo_dashboard.templatetags.money import cents, microdollars
 from organizations.access import OrgAccess, org_view
 from organizations.permissions import Capability
@@ -151,18 +151,18 @@ def _csv_rows(access: OrgAccess, entries, changes):  # noqa: ANN001, ANN202
         yield [timezone.localtime(created_at, tz).isoformat(), *row]
 
 
-class _Echo:
-    def write(self, value: str) -> str:
-        return value
-
-
 @require_GET
 @org_view(Capability.VIEW_BILLING)
 def billing_history_csv(request: HttpRequest, access: OrgAccess) -> StreamingHttpResponse:
-    _, history = _history_filters(request, access)
-    writer = csv.writer(_Echo())
+    form, history = _history_filters(request, access)
+    if form.errors:  # never export other rows than the ones asked for
+        return HttpResponse(
+            " ".join(form.error_messages_text()),
+            status=400,
+            content_type="text/plain; charset=utf-8",
+        )
     response = StreamingHttpResponse(
-        (writer.writerow(row) for row in _csv_rows(access, history["entries"], history["changes"])),
+        csv_lines(_csv_rows(access, history["entries"], history["changes"])),
         content_type="text/csv; charset=utf-8",
     )
     name = f"{access.organization.slug}-credit-history-{timezone.now():%Y%m%d}.csv"

@@ -264,6 +264,18 @@ INVITATION_TTL_DAYS = 7
 NEW_ORGANIZATION_SEATS = env_int("NEW_ORGANIZATION_SEATS", 5)
 MEMBERS_PAGE_SIZE = 25
 
+# Invitations must not make us an email relay (organizations/limits.py): invitation emails, new or
+# resent, per (count, seconds) window; a resend cooldown; a cap on pending invitations while an
+# organization is new.
+INVITATION_LIMITS = {
+    "inviter": (env_int("INVITATION_LIMIT_PER_INVITER_HOUR", 50), 3600),
+    "organization": (env_int("INVITATION_LIMIT_PER_ORGANIZATION_HOUR", 100), 3600),
+    "recipient": (env_int("INVITATION_LIMIT_PER_RECIPIENT_DAY", 5), 86400),
+}
+INVITATION_RESEND_COOLDOWN_SECONDS = env_int("INVITATION_RESEND_COOLDOWN_SECONDS", 600)
+NEW_ORGANIZATION_DAYS = 7
+NEW_ORGANIZATION_MAX_PENDING_INVITATIONS = env_int("NEW_ORGANIZATION_MAX_PENDING_INVITATIONS", 10)
+
 # Usage ingestion (usage app): batch limits, per-key rate limit, raw-event retention.
 USAGE_INGEST_MAX_EVENTS = 1000
 USAGE_INGEST_MAX_BYTES = env_int("USAGE_INGEST_MAX_BYTES", 2_000_000)
@@ -335,6 +347,42 @@ if PRODUCTION:
     SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 31536000)
     SECURE_HSTS_INCLUDE_SUBDOMAINS = True
     SECURE_HSTS_PRELOAD = True
+
+# --- Content-Security-Policy and caching of private pages (django-csp) --------------------------
+# No inline script anywhere (every script is a static file), so script-src needs no nonce.
+# kilo_dashboard.middleware adds Stripe.js's origins (or localstripe's) to script-src, frame-src,
+# connect-src and img-src. Styles allow 'unsafe-inline' because plotly and htmx set style
+# attributes and <style> elements at run time. No form-action: SSO logins post to our server and
+# are then redirected to the identity provider, which form-action would block in Chromium.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        "style-src": ["'self'", "'unsafe-inline'"],
+        "img-src": ["'self'", "data:"],
+        "font-src": ["'self'", "data:"],
+        "connect-src": ["'self'"],
+        "object-src": ["'none'"],
+        "base-uri": ["'self'"],
+        "frame-ancestors": ["'none'"],
+    },
+}
+INSTALLED_APPS.append("csp")
+
+# --- Staff admin behind allauth's sign-in, rate limits and MFA (kilo_dashboard/admin_site.py) ----
+INSTALLED_APPS[INSTALLED_APPS.index("django.contrib.admin")] = (
+    "kilo_dashboard.admin_config.KiloAdminConfig"
+)
+if "allauth.mfa" not in INSTALLED_APPS:
+    INSTALLED_APPS.insert(INSTALLED_APPS.index("allauth.account") + 1, "allauth.mfa")
+MIDDLEWARE.insert(
+    MIDDLEWARE.index("django.middleware.security.SecurityMiddleware") + 1,
+    "kilo_dashboard.middleware.ContentSecurityPolicyMiddleware",
+)
+MIDDLEWARE.insert(
+    MIDDLEWARE.index("django.contrib.auth.middleware.AuthenticationMiddleware") + 1,
+    "kilo_dashboard.middleware.PrivateNoStoreMiddleware",
+)
 
 LOGGING = {
     "version": 1,

@@ -1,15 +1,24 @@
 """One function per email. Each renders emails/<name>_subject.txt, .txt and .html."""
 
+import logging
+
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives
 from django.template.loader import render_to_string
 from django.urls import reverse
+from django.utils import timezone
 
-from .models import Invitation
+from .models import Invitation, InvitationStatus
+from .tokens import hash_token, invitation_token
+
+logger = logging.getLogger(__name__)
 
 
 def send_templated(template: str, to: list[str], context: dict) -> None:
-    subject = render_to_string(f"emails/{template}_subject.txt", context).strip()
+    subject = render_to_string(f"emails/{template}_subject.txt", context)
+    # One line, whatever the names in it hold: a line break in a header is refused (BadHeaderError)
+    # or, worse, read as a new header.
+    subject = " ".join(subject.split())
     text = render_to_string(f"emails/{template}.txt", context)
     html = render_to_string(f"emails/{template}.html", context)
     message = EmailMultiAlternatives(subject, text, settings.DEFAULT_FROM_EMAIL, to)
@@ -21,10 +30,24 @@ def invitation_url(token: str) -> str:
     return settings.SITE_URL + reverse("invitation_accept", args=[token])
 
 
-def send_invitation(invitation_id: int, token: str) -> None:
-    invitation = Invitation.objects.select_related("organization", "invited_by").get(
-        pk=invitation_id
+def send_invitation(invitation_id: int) -> bool:
+    """Email the invitation's current link, rebuilt from the row (a resend in between means the
+    newest link goes out). False, nothing sent, when it is no longer pending or has expired, or
+    when its token cannot be rebuilt (an invitation from before derived tokens, or a rotated
+    SECRET_KEY): "Resend" then issues a new one."""
+    invitation = (
+        Invitation.objects.select_related("organization", "invited_by")
+        .filter(pk=invitation_id)
+        .first()
     )
+    if invitation is None or invitation.status != InvitationStatus.PENDING:
+        return False
+    if invitation.expires_at <= timezone.now():
+        return False
+    token = invitation_token(invitation)
+    if hash_token(token) != invitation.token_hash:
+        logger.warning("Invitation %s: its link is not derivable; not sent.", invitation_id)
+        return False
     send_templated(
         "invitation",
         [invitation.email],
@@ -35,3 +58,4 @@ def send_invitation(invitation_id: int, token: str) -> None:
             "accept_url": invitation_url(token),
         },
     )
+    return True

@@ -3,13 +3,17 @@ import zoneinfo
 from django import forms
 from django.core.validators import validate_slug
 
+from kilo_dashboard.validators import validate_single_line
+
 from .models import Role
 
 TIME_ZONE_CHOICES = [(tz, tz.replace("_", " ")) for tz in sorted(zoneinfo.available_timezones())]
 
 
 class OrganizationCreateForm(forms.Form):
-    name = forms.CharField(label="Organization name", max_length=100)
+    name = forms.CharField(
+        label="Organization name", max_length=100, validators=[validate_single_line]
+    )
     slug = forms.CharField(
         label="Address",
         max_length=50,
@@ -29,7 +33,9 @@ class OrganizationCreateForm(forms.Form):
 
 
 class OrganizationSettingsForm(forms.Form):
-    name = forms.CharField(label="Organization name", max_length=100)
+    name = forms.CharField(
+        label="Organization name", max_length=100, validators=[validate_single_line]
+    )
     time_zone = forms.ChoiceField(label="Time zone", choices=TIME_ZONE_CHOICES)
     # 254, the column's length (forms.EmailField allows 320): a longer address is a form error,
     # not a database error.

@@ -4,8 +4,6 @@ Each function runs in one transaction, checks the rules itself (views are not tr
 its audit event in that same transaction and defers side effects (emails) to on_commit.
 """
 
-import hashlib
-import secrets
 from datetime import timedelta
 
 from django.conf import settings
@@ -16,8 +14,10 @@ from django.utils.text import slugify
 
 from accounts.selectors import user_has_any_verified_email, user_has_verified_email
 from audit.services import Actor, audit_record
+from kilo_dashboard.validators import single_line_problem
 
-from . import emails
+from . import limits, tasks
+from .expiry import invitations_expire  # noqa: F401 - re-exported for callers of services
 from .models import (
     Invitation,
     InvitationStatus,
@@ -29,6 +29,7 @@ from .models import (
 )
 from .permissions import Capability, role_can
 from .selectors import seat_usage
+from .tokens import hash_token, invitation_token
 
 RESERVED_SLUGS = {"new", "admin", "api", "static", "accounts", "invitations"}
 INVITABLE_ROLES = (Role.ADMIN, Role.MEMBER)
@@ -42,16 +43,16 @@ class SeatLimitReached(ServiceError):
     pass
 
 
+class TooManyInvitations(ServiceError):
+    """A limit against using invitations as an email relay; the message says when to retry."""
+
+
 class InvitationUnusable(ServiceError):
     """The token is unknown, expired, revoked or already used. `reason` names which."""
 
     def __init__(self, reason: str, message: str) -> None:
         super().__init__(message)
         self.reason = reason
-
-
-def hash_token(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()
 
 
 # --- helpers ------------------------------------------------------------------------------------
@@ -120,6 +121,13 @@ def _ensure_seat_free(organization: Organization) -> None:
         )
 
 
+def _ensure_single_line_name(name: str) -> None:
+    # The name goes into invitation subjects: a line break there would forge mail headers.
+    problem = single_line_problem(name)
+    if problem:
+        raise ServiceError(f"The organization name {problem}.")
+
+
 def _org_snapshot(organization: Organization, fields: tuple[str, ...]) -> dict:
     return {field: getattr(organization, field) for field in fields}
 
@@ -143,6 +151,7 @@ def organization_create(*, actor: Actor, name: str, slug: str, time_zone: str) -
         raise ServiceError("Verify your email address before creating an organization.")
     if slug in RESERVED_SLUGS:
         raise ServiceError(f"The address “{slug}” is reserved; choose another.")
+    _ensure_single_line_name(name)
     try:
         validate_time_zone(time_zone)  # create() skips model validators
     except ValidationError as error:
@@ -189,6 +198,7 @@ def organization_update_settings(
 ) -> Organization:
     organization = _lock_organization(organization)
     _require(actor, organization, Capability.EDIT_SETTINGS)
+    _ensure_single_line_name(name)
     before = _org_snapshot(organization, SETTINGS_FIELDS)
     organization.name = name.strip()
     organization.time_zone = time_zone
@@ -262,17 +272,19 @@ def invitation_create(
     ).exists():
         raise ServiceError(f"{email} already has a pending invitation; resend it instead.")
     _ensure_seat_free(organization)
-    token = secrets.token_urlsafe(32)
+    _ensure_new_organization_cap(organization)
+    _consume_invitation_email(actor, organization, email)
     now = timezone.now()
-    invitation = Invitation.objects.create(
+    invitation = Invitation(
         organization=organization,
         email=email,
         role=role,
         invited_by=actor.user,
-        token_hash=hash_token(token),
         sent_at=now,
         expires_at=now + timedelta(days=settings.INVITATION_TTL_DAYS),
     )
+    invitation.token_hash = hash_token(invitation_token(invitation))
+    invitation.save(force_insert=True)
     audit_record(
         actor=actor,
         action="invitation.created",
@@ -281,8 +293,32 @@ def invitation_create(
         target_label=email,
         after={"email": email, "role": role, "expires_at": invitation.expires_at.isoformat()},
     )
-    transaction.on_commit(lambda: emails.send_invitation(invitation.pk, token))
+    _send_after_commit(invitation)
     return invitation
+
+
+def _ensure_new_organization_cap(organization: Organization) -> None:
+    refusal = limits.new_organization_pending_refusal(
+        organization, pending=seat_usage(organization).pending_invitations
+    )
+    if refusal:
+        raise TooManyInvitations(refusal)
+
+
+def _consume_invitation_email(actor: Actor, organization: Organization, email: str) -> None:
+    refusal = limits.invitation_email_consume(
+        inviter_id=actor.user.pk, organization_id=organization.pk, email=email
+    )
+    if refusal:
+        raise TooManyInvitations(refusal)
+
+
+def _send_after_commit(invitation: Invitation) -> None:
+    # From a task with retries, once the row is committed: a mail server that fails can neither
+    # undo the invitation nor turn the request into a 500.
+    # robust: should even enqueueing fail (or, in the demo, the eager task exhaust its retries),
+    # the request that committed the invitation still succeeds; the error is logged.
+    transaction.on_commit(lambda: tasks.send_invitation_email.delay(invitation.pk), robust=True)
 
 
 def _open_invitation(organization: Organization, public_id: str) -> Invitation:
@@ -301,15 +337,22 @@ def invitation_resend(*, actor: Actor, organization: Organization, public_id: st
     """Send a fresh link (the old one stops working) and restart the 7-day clock."""
     _require(actor, organization, Capability.MANAGE_MEMBERS)
     invitation = _open_invitation(organization, public_id)
+    wait = invitation.sent_at + timedelta(seconds=settings.INVITATION_RESEND_COOLDOWN_SECONDS)
+    if timezone.now() < wait:
+        minutes = -(-int((wait - timezone.now()).total_seconds()) // 60)
+        raise TooManyInvitations(
+            f"An invitation was just sent to {invitation.email}. You can resend it in "
+            f"{minutes} minute{'s' if minutes != 1 else ''}."
+        )
     if invitation.expires_at <= timezone.now():
         # An expired invitation no longer holds a seat: resending must take one again.
         organization = _lock_organization(organization)
         _ensure_seat_free(organization)
-    token = secrets.token_urlsafe(32)
+    _consume_invitation_email(actor, organization, invitation.email)
     now = timezone.now()
     before = {"expires_at": invitation.expires_at.isoformat()}
-    invitation.token_hash = hash_token(token)
     invitation.sent_at = now
+    invitation.token_hash = hash_token(invitation_token(invitation))
     invitation.expires_at = now + timedelta(days=settings.INVITATION_TTL_DAYS)
     invitation.save(update_fields=["token_hash", "sent_at", "expires_at"])
     audit_record(
@@ -321,7 +364,7 @@ def invitation_resend(*, actor: Actor, organization: Organization, public_id: st
         before=before,
         after={"expires_at": invitation.expires_at.isoformat()},
     )
-    transaction.on_commit(lambda: emails.send_invitation(invitation.pk, token))
+    _send_after_commit(invitation)
     return invitation
 
 
@@ -407,31 +450,6 @@ def invitation_accept(*, actor: Actor, token: str) -> Membership:
         after={"role": membership.role, "status": InvitationStatus.ACCEPTED},
     )
     return membership
-
-
-def invitations_expire() -> int:
-    """Mark every pending invitation past its expiry as expired (the beat task)."""
-    expired = 0
-    now = timezone.now()
-    stale = Invitation.objects.filter(status=InvitationStatus.PENDING, expires_at__lte=now)
-    for invitation_id in stale.values_list("pk", flat=True).iterator():
-        with transaction.atomic():
-            updated = Invitation.objects.filter(
-                pk=invitation_id, status=InvitationStatus.PENDING, expires_at__lte=now
-            ).update(status=InvitationStatus.EXPIRED)
-            if updated:
-                invitation = Invitation.objects.select_related("organization").get(pk=invitation_id)
-                audit_record(
-                    actor=Actor.system(),
-                    action="invitation.expired",
-                    organization=invitation.organization,
-                    target=invitation,
-                    target_label=invitation.email,
-                    before={"status": InvitationStatus.PENDING},
-                    after={"status": InvitationStatus.EXPIRED},
-                )
-                expired += 1
-    return expired
 
 
 # --- memberships --------------------------------------------------------------------------------

@@ -1,6 +1,5 @@
 """Organization tab and member management. Thin: parse input, call one service, respond."""
 
-from allauth.account.adapter import get_adapter
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -10,6 +9,7 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from accounts.adapter import remember_invitation_link
 from accounts.selectors import user_has_any_verified_email
 from audit.services import Actor
 
@@ -247,9 +247,9 @@ def invitation_accept(request: HttpRequest, token: str) -> HttpResponse:
             status=410 if error.reason != "unknown" else 404,
         )
     if not request.user.is_authenticated:
-        # Following the emailed link proves control of the address: a sign-up with that same
-        # address needs no second verification email.
-        get_adapter(request).stash_verified_email(request, invitation.email)
+        # Following the emailed link proves control of the invited address, and of that address
+        # only: a sign-up with it needs no second verification email; any other address does.
+        remember_invitation_link(request, invitation.email)
         return render(request, "organizations/invitation_accept.html", {"invitation": invitation})
     error_message = ""
     if request.method == "POST":

@@ -8,7 +8,6 @@
   enforces SSO, except for that organization's owners (their recovery path, README).
 """
 
-from allauth.account.adapter import DefaultAccountAdapter
 from allauth.core.exceptions import ImmediateHttpResponse
 from allauth.socialaccount.adapter import DefaultSocialAccountAdapter
 from allauth.socialaccount.models import SocialApp, SocialLogin
@@ -17,6 +16,7 @@ from django.contrib import messages
 from django.http import HttpRequest
 from django.shortcuts import redirect, render
 
+from accounts.adapter import AccountAdapter as BaseAccountAdapter
 from organizations.models import Membership, Role
 
 from . import crypto, selectors, services
@@ -58,7 +58,9 @@ def enforcement_refusal(email: str) -> str:
     )
 
 
-class AccountAdapter(DefaultAccountAdapter):
+class AccountAdapter(BaseAccountAdapter):
+    """accounts' adapter (what an invitation link proves) plus SSO enforcement."""
+
     def pre_authenticate(self, request: HttpRequest, **credentials: object) -> None:
         refusal = enforcement_refusal(str(credentials.get("email") or ""))
         if refusal:

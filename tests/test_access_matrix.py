@@ -16,6 +16,7 @@ Conventions of the table:
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from datetime import timedelta
 from types import SimpleNamespace
 
 import pytest
@@ -197,6 +198,10 @@ def world(org, personas) -> SimpleNamespace:
         organization=org,
         email="invitee@example.com",
         role=Role.MEMBER,
+    )
+    # Sent an hour ago, so that "Resend" is past its cooldown.
+    type(invitation).objects.filter(pk=invitation.pk).update(
+        sent_at=invitation.sent_at - timedelta(hours=1)
     )
     return SimpleNamespace(org=org, target=target, invitation=invitation, **personas)
 

@@ -1,8 +1,8 @@
 """Streamed CSV export of the filtered Usage view, from the daily rollup (never raw events)."""
 
-import csv
 from collections.abc import Iterator
 
+from kilo_dashboard.csv_export import csv_lines
 from organizations.models import Organization
 from organizations.selectors import member_names
 
@@ -26,11 +26,6 @@ HEADER = [
 ]
 
 
-class _Echo:
-    def write(self, value: str) -> str:
-        return value
-
-
 def usd_text(microdollars: int) -> str:
     """Exact decimal text of an integer microdollar amount: 1234567 -> "1.234567"."""
     sign = "-" if microdollars < 0 else ""
@@ -39,8 +34,12 @@ def usd_text(microdollars: int) -> str:
 
 
 def csv_rows(organization: Organization, filters: UsageFilters) -> Iterator[str]:
-    writer = csv.writer(_Echo())
-    yield writer.writerow(HEADER)
+    """CSV lines; model and provider names come from API senders, so cells are defused."""
+    return csv_lines(_rows(organization, filters))
+
+
+def _rows(organization: Organization, filters: UsageFilters) -> Iterator[list]:
+    yield HEADER
     emails = {user_id: email for user_id, (_, _, email) in member_names(organization.pk).items()}
     queryset = DailyRollup.objects.filter(
         organization_id=organization.pk, day__gte=filters.start, day__lte=filters.end
@@ -68,12 +67,10 @@ def csv_rows(organization: Organization, filters: UsageFilters) -> Iterator[str]
     )
     for day, user_id, *figures in rows.iterator(chunk_size=2000):
         cost = figures[8]
-        yield writer.writerow(
-            [
-                day.isoformat(),
-                emails.get(user_id, f"former member #{user_id}"),
-                *figures[:8],
-                usd_text(cost),
-                *figures[9:],
-            ]
-        )
+        yield [
+            day.isoformat(),
+            emails.get(user_id, f"former member #{user_id}"),
+            *figures[:8],
+            usd_text(cost),
+            *figures[9:],
+        ]

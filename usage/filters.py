@@ -15,6 +15,9 @@ RANGES = {
     "custom": "Custom",
 }
 MAX_CUSTOM_DAYS = 400
+# A custom range may reach back this far: usage is kept USAGE_RETENTION_DAYS (400) and the
+# comparison period before it needs as many days again, all far from date.min.
+EARLIEST_CUSTOM_START_DAYS = 800
 
 
 @dataclass(frozen=True)
@@ -30,6 +33,7 @@ class UsageFilters:
     model: str = ""
     provider: str = ""
     own_only: bool = False
+    error: str = ""  # why the custom range asked for was not used (shown above the figures)
 
     @property
     def days(self) -> int:
@@ -63,6 +67,22 @@ def _parse_date(value: str | None) -> date | None:
         return None
 
 
+def custom_range_error(start: date | None, end: date | None, today: date) -> str:
+    """Why a custom range cannot be shown, or "" when it can."""
+    if not start or not end:
+        return "Enter both dates of the custom range (YYYY-MM-DD)."
+    if start > end:
+        return f"The custom range starts ({start}) after it ends ({end})."
+    if (end - start).days >= MAX_CUSTOM_DAYS:
+        return f"A custom range covers at most {MAX_CUSTOM_DAYS} days; this one has {(end - start).days + 1:,}."
+    if start > today:
+        return f"The custom range starts in the future ({start})."
+    earliest = today - timedelta(days=EARLIEST_CUSTOM_START_DAYS)
+    if start < earliest:
+        return f"A custom range can start on {earliest} at the earliest."
+    return ""
+
+
 def local_today(time_zone: str, now: datetime | None = None) -> date:
     return (now or timezone.now()).astimezone(zoneinfo.ZoneInfo(time_zone)).date()
 
@@ -74,20 +94,22 @@ def parse_filters(
     now: datetime | None = None,
     billing_period: tuple[date, date] | None = None,
 ) -> UsageFilters:
-    """Unknown or inconsistent values fall back to the defaults rather than failing the page.
+    """Unknown values fall back to the defaults rather than failing the page; a custom range that
+    cannot be shown falls back too, and `error` says why.
 
     `billing_period` is the subscription's current period as local dates [start, end); without
     one, "this billing period" is the calendar month in the organization's time zone.
     """
     today = local_today(time_zone, now)
     range_key = params.get("range") if params.get("range") in RANGES else "period"
+    error = ""
     if range_key == "custom":
         start, end = _parse_date(params.get("start")), _parse_date(params.get("end"))
-        if not start or not end or start > end or (end - start).days >= MAX_CUSTOM_DAYS:
+        error = custom_range_error(start, end, today)
+        if error:
             range_key = "period"
         else:
             end = min(end, today)
-            start = min(start, end)
     if range_key == "period" and billing_period and billing_period[0] <= today:
         period_start, period_end = billing_period
         start, end = period_start, min(today, period_end - timedelta(days=1))
@@ -116,4 +138,5 @@ def parse_filters(
         member=(params.get("member") or "")[:36],
         model=(params.get("model") or "")[:128],
         provider=(params.get("provider") or "")[:64],
+        error=error,
     )

@@ -8,6 +8,7 @@ the events with COPY.
 """
 
 import json
+import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
@@ -23,6 +24,13 @@ from .models import IngestedRequest
 MAX_TOKENS = 1_000_000_000
 MAX_COST = 1_000_000_000_000  # one million dollars in microdollars: surely a typo beyond that
 MAX_LATENCY_MS = 3_600_000
+# Python refuses to turn over 4,300 digits into an int (a ValueError for the whole body). Such a
+# body is parsed again with longer digit strings than any field allows left as OversizedNumber,
+# which rejects only its event; the usual body takes json's fast path with no hook.
+MAX_INTEGER_DIGITS = 20
+# What PostgreSQL text cannot store (NUL), what UTF-8 cannot encode (lone surrogates, which JSON's
+# \ud800 escapes produce) and other control characters, none of which belongs in an identifier.
+UNSTORABLE = re.compile(r"[\x00-\x1f\x7f-\x9f\ud800-\udfff]")
 FUTURE_TOLERANCE = timedelta(minutes=5)
 # The rollup's high-water mark waits for ingest transactions holding this lock (shared).
 INGEST_LOCK_KEY = 0x4B494C4F  # "KILO"
@@ -58,6 +66,26 @@ class TooManyEvents(ValueError):
     pass
 
 
+class OversizedNumber:
+    """Stands in for an integer with more digits than any field accepts (rejected per event)."""
+
+    def __init__(self, text: str) -> None:
+        self.digits = len(text.lstrip("-"))
+
+
+def _parse_int(text: str) -> int | OversizedNumber:
+    return int(text) if len(text) <= MAX_INTEGER_DIGITS else OversizedNumber(text)
+
+
+def _loads(text: str) -> object:
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError:
+        raise
+    except ValueError:  # "Exceeds the limit (4300 digits) for integer string conversion"
+        return json.loads(text, parse_int=_parse_int)
+
+
 @dataclass
 class Rejection:
     index: int
@@ -89,13 +117,17 @@ def parse_body(body: bytes) -> list:
         raise MalformedBody("The body is empty: send a JSON array of events or NDJSON.")
     try:
         if stripped[0] == "[":
-            data = json.loads(stripped)
+            data = _loads(stripped)
             if not isinstance(data, list):
                 raise MalformedBody("Expected a JSON array of events.")
             return data
-        return [json.loads(line) for line in stripped.splitlines() if line.strip()]
+        # NDJSON lines end with \n only: splitlines() would also cut at U+2028 inside a string.
+        return [_loads(line) for line in stripped.split("\n") if line.strip()]
     except json.JSONDecodeError as error:
         raise MalformedBody(f"Malformed JSON: {error.msg} (line {error.lineno}).") from None
+    except RecursionError:
+        # An event is a flat object: arrays or objects nested hundreds deep are never one.
+        raise MalformedBody("Malformed JSON: nested too deeply.") from None
 
 
 class _Invalid(Exception):
@@ -112,6 +144,8 @@ def _text(event: dict, name: str, max_length: int, *, required: bool) -> str:
         return ""
     if not isinstance(value, str):
         raise _Invalid(name, "must be a string")
+    if UNSTORABLE.search(value):
+        raise _Invalid(name, "must not contain control characters (such as NUL)")
     value = value.strip()
     if required and not value:
         raise _Invalid(name, "is required")
@@ -126,6 +160,8 @@ def _integer(event: dict, name: str, maximum: int, *, required: bool) -> int | N
         if required:
             raise _Invalid(name, "is required")
         return None
+    if isinstance(value, OversizedNumber):
+        raise _Invalid(name, f"must be between 0 and {maximum:,} (got {value.digits:,} digits)")
     if isinstance(value, bool) or not isinstance(value, int):
         raise _Invalid(name, "must be a whole number")
     if value < 0 or value > maximum:
@@ -145,7 +181,10 @@ def _timestamp(event: dict, now: datetime, oldest: datetime) -> datetime:
         raise _Invalid("occurred_at", "must be an ISO 8601 date and time") from None
     if parsed.tzinfo is None:
         raise _Invalid("occurred_at", "must include a time zone offset (e.g. Z or +02:00)")
-    parsed = parsed.astimezone(UTC)
+    try:
+        parsed = parsed.astimezone(UTC)
+    except OverflowError:  # 9999-12-31T23:59:59-23:59 is past the last representable instant
+        raise _Invalid("occurred_at", "is out of range") from None
     if parsed > now + FUTURE_TOLERANCE:
         raise _Invalid("occurred_at", "is in the future")
     if parsed < oldest:
@@ -214,10 +253,13 @@ def _validate(event: object, now: datetime, oldest: datetime, members: dict[str,
 
 
 def _emails(events: list) -> set[str]:
+    # Only addresses that can be looked up: a NUL would make PostgreSQL refuse the whole query.
     return {
         e["user_email"].strip().lower()
         for e in events
-        if isinstance(e, dict) and isinstance(e.get("user_email"), str)
+        if isinstance(e, dict)
+        and isinstance(e.get("user_email"), str)
+        and not UNSTORABLE.search(e["user_email"])
     }
 
 

@@ -68,6 +68,8 @@ def usage_tab(request: HttpRequest, access: OrgAccess) -> HttpResponse:
 @org_view()
 def usage_export(request: HttpRequest, access: OrgAccess) -> StreamingHttpResponse:
     filters, _ = _filters(request, access)
+    if filters.error:  # never export another range than the one asked for
+        return HttpResponse(filters.error, status=400, content_type="text/plain; charset=utf-8")
     response = StreamingHttpResponse(
         csv_rows(access.organization, filters), content_type="text/csv; charset=utf-8"
     )

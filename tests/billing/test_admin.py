@@ -1,6 +1,7 @@
 """Django admin: Stripe events with status and error, ledger read-only, promotion codes."""
 
 import pytest
+from allauth.mfa.totp.internal.auth import TOTP, generate_totp_secret
 from django.db import transaction
 from django.test import Client
 
@@ -15,6 +16,7 @@ pytestmark = pytest.mark.django_db
 @pytest.fixture
 def staff() -> Client:
     user = User.objects.create_superuser(email="staff@kilo.test", password="x-staff-pass-123")
+    TOTP.activate(user, generate_totp_secret())  # the admin opens only to staff using MFA
     client = Client()
     client.force_login(user)
     return client

@@ -140,7 +140,7 @@ def test_requires_action_goes_to_the_authentication_page_then_credits_on_success
         "billing_payment_authenticate", args=[org.slug, payment.public_id]
     )
     page = client.get(response["Location"])
-    assert page.status_code == 200 and b"confirmCardPayment" in page.content
+    assert page.status_code == 200 and b"js/stripe-confirm-payment.js" in page.content
 
     secret = page.context["client_secret"]
     requests.post(

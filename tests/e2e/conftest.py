@@ -47,18 +47,30 @@ def browser(monkeypatch: pytest.MonkeyPatch) -> Iterator[Browser]:
 
 @pytest.fixture
 def new_page(browser: Browser) -> Iterator[Callable[..., Page]]:
-    """Open a page in a fresh browser context (its own cookies: one context per person)."""
+    """Open a page in a fresh browser context (its own cookies: one context per person).
+
+    Whatever the Content-Security-Policy blocked on any page fails the test: a script, frame or
+    request the product needs must be allowed by the policy, not silently missing.
+    """
     contexts = []
+    blocked: list[str] = []
+
+    def watch(message) -> None:  # noqa: ANN001 - playwright's ConsoleMessage
+        if "Content Security Policy" in message.text:
+            blocked.append(message.text)
 
     def open_page(width: int = 1280) -> Page:
         context = browser.new_context(viewport={"width": width, "height": 900})
         context.set_default_timeout(ACTION_TIMEOUT_MS)
         contexts.append(context)
-        return context.new_page()
+        page = context.new_page()
+        page.on("console", watch)
+        return page
 
     yield open_page
     for context in contexts:
         context.close()
+    assert blocked == [], "The Content-Security-Policy blocked something the page uses"
 
 
 # The SSO fixtures (an Enterprise organization, a DNS server on loopback) for tests/e2e/test_sso.py.

@@ -18,6 +18,17 @@ pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 INVITEE = "newbie@example.test"
 
 
+@pytest.fixture(autouse=True)
+def _eager_tasks():
+    """The invitation email task runs in the live server's thread, as in the demo."""
+    from kilo_dashboard.celery import app
+
+    saved = app.conf.task_always_eager
+    app.conf.task_always_eager = True
+    yield
+    app.conf.task_always_eager = saved
+
+
 def _log_in(page: Page, base_url: str, email: str) -> None:
     page.goto(f"{base_url}/accounts/login/")
     page.get_by_label("Email", exact=True).fill(email)

@@ -153,7 +153,7 @@ def test_a_card_that_needs_authentication_changes_nothing_until_the_bank_check_p
     assert "/authenticate/" in response["Location"]
     assert in_stripe(sub).quantity == 10  # nothing yet
     auth_page = client.get(response["Location"])
-    assertContains(auth_page, "confirmCardPayment")
+    assertContains(auth_page, "js/stripe-confirm-payment.js")
     secret = auth_page.context["client_secret"]
     pending = auth_page.context["pending"]
     # Resubmitting the confirmation meanwhile leads to the same bank check, not a second charge.
