@@ -6,7 +6,7 @@ import time
 import pytest
 
 from billing import stripe_gateway
-from billing.models import StripeEvent
+from stripe_events.models import StripeEvent
 from tests.billing.conftest import deliver, fake_event, sign
 
 TOLERANCE = 300  # settings.STRIPE_WEBHOOK_TOLERANCE_SECONDS
