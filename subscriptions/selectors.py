@@ -13,7 +13,6 @@ from .models import (
     LIVE_STATUSES,
     PAYMENT_PROBLEM_STATUSES,
     SEAT_KINDS,
-    Status,
     Subscription,
     SubscriptionChange,
 )
@@ -24,25 +23,6 @@ SEAT_HISTORY_LIMIT = 25
 
 def subscription_for(organization: Organization) -> Subscription | None:
     return Subscription.objects.filter(organization=organization).first()
-
-
-def seat_actions_refusal(organization: Organization) -> str | None:
-    """Why no seat may be taken right now (invite, accept, SSO join), or None.
-
-    Organizations that never subscribed keep their plain seat count (the demo and older data);
-    once a subscription has ended, no new seat may be taken until a new one starts.
-    """
-    status = (
-        Subscription.objects.filter(organization=organization)
-        .values_list("status", flat=True)
-        .first()
-    )
-    if status in (Status.CANCELED, Status.INCOMPLETE_EXPIRED):
-        return (
-            f"The subscription of {organization.name} has ended, so no seat can be taken. "
-            f"An owner can start a new one on the Subscriptions tab; all data is kept."
-        )
-    return None
 
 
 def payment_problem(organization: Organization) -> Subscription | None:

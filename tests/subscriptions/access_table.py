@@ -137,7 +137,7 @@ def _pending(org):  # noqa: ANN001, ANN202
     """A payment awaiting authentication, in the persona's organization (a stand-in)."""
     from django.utils import timezone
 
-    from subscriptions.models import PendingChange, Subscription
+    from subscriptions.models import ChangeIntent, Subscription
 
     sub = Subscription.objects.filter(organization=org).first()
     if sub is None:
@@ -151,14 +151,18 @@ def _pending(org):  # noqa: ANN001, ANN202
             current_period_start=timezone.now(),
             current_period_end=timezone.now(),
         )
-    pending, _ = PendingChange.objects.get_or_create(
+    pending, _ = ChangeIntent.objects.get_or_create(
         request_key=f"matrix-{org.slug}",
         defaults={
             "organization": org,
             "subscription": sub,
             "kind": "seats_added",
+            "state": "requires_action",
             "add_seats": 1,
+            "from_quantity": sub.quantity,
+            "to_quantity": sub.quantity + 1,
             "plan": "teams",
+            "interval": "month",
             "amount_cents": 1500,
             "payment_intent_id": f"pi_matrix_{org.slug}",
         },
