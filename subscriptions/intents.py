@@ -94,6 +94,12 @@ def _outcome_of(intent: ChangeIntent) -> SubscriptionChange:
     raise ChangeInProgress("This change is being completed; it shows here in a few minutes.")
 
 
+def outcome_for(request_key: str) -> SubscriptionChange | None:
+    """A confirmation seen before: its outcome (raises as it did), or None when it is new."""
+    earlier = ChangeIntent.objects.filter(request_key=request_key).first() if request_key else None
+    return _outcome_of(earlier) if earlier is not None else None
+
+
 def _refuse_while_open(organization: Organization) -> None:
     waiting = ChangeIntent.objects.filter(organization=organization, state__in=OPEN_INTENT_STATES)
     waiting = waiting.first()

@@ -18,7 +18,7 @@ from organizations.models import Organization
 from organizations.permissions import Capability
 from organizations.selectors import seat_usage
 
-from .intents import change_now
+from .intents import change_now, outcome_for
 from .models import ChangeKind, Subscription, SubscriptionChange
 from .plans import Interval, PlanPrice, is_upgrade
 from .services import (
@@ -130,6 +130,9 @@ def plan_change(
 ) -> SubscriptionChange:
     """Upgrade at once (prorated, charged now); downgrade at the next renewal."""
     _require(actor, organization, Capability.MANAGE_PLAN)
+    replayed = outcome_for(request_key)
+    if replayed is not None:
+        return replayed  # the same confirmation submitted twice
     sub = Subscription.objects.filter(organization=organization).first()
     if sub is None or sub.has_ended:
         raise SubscriptionError("There is no active subscription.")
