@@ -87,6 +87,44 @@ def next_charge(sub: Subscription) -> NextCharge | None:
     )
 
 
+@dataclass(frozen=True)
+class IntervalPreview:
+    """What a billing-frequency change costs, before it is confirmed."""
+
+    interval: str
+    interval_label: str
+    current: NextCharge
+    after: NextCharge
+    following_at: datetime | None  # the charge after that, at the new frequency
+
+    @property
+    def is_withdrawal(self) -> bool:
+        return self.after.interval_label == self.current.interval_label
+
+
+def interval_change_preview(sub: Subscription, interval: str) -> IntervalPreview | None:
+    """The renewal charge now and with `interval` (it takes effect at the renewal, no
+    proration: the renewal invoice simply bills the new frequency's price)."""
+    current = next_charge(sub)
+    if current is None or interval not in Interval.values:
+        return None
+    plan = sub.scheduled_plan or sub.plan
+    quantity = sub.scheduled_quantity or sub.quantity
+    after = NextCharge(
+        at=current.at,
+        amount_cents=PlanPrice(plan, interval).unit_amount * quantity,
+        quantity=quantity,
+        plan_label=Plan(plan).label,
+        interval_label=Interval(interval).label,
+    )
+    following = None
+    if current.at is not None:
+        following = current.at + (
+            timedelta(days=365) if interval == Interval.YEAR else timedelta(days=30)
+        )
+    return IntervalPreview(interval, Interval(interval).label, current, after, following)
+
+
 def seat_history(organization: Organization) -> list[SubscriptionChange]:
     return list(
         SubscriptionChange.objects.filter(organization=organization, kind__in=SEAT_KINDS)

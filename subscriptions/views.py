@@ -267,6 +267,24 @@ def subscriptions_interval(request: HttpRequest, access: OrgAccess) -> HttpRespo
 
 @require_GET
 @org_view(Capability.MANAGE_PLAN)
+def subscriptions_interval_preview(request: HttpRequest, access: OrgAccess) -> HttpResponse:
+    """The cost of a new billing frequency (next charge: date and amount), before confirming."""
+    form = IntervalForm(request.GET)
+    sub = selectors.subscription_for(access.organization)
+    preview = (
+        selectors.interval_change_preview(sub, form.cleaned_data["interval"])
+        if form.is_valid() and sub is not None and not sub.has_ended
+        else None
+    )
+    if preview is None:
+        messages.error(request, "Choose a billing frequency for a running subscription.")
+        return redirect(_tab(access, "renewal"))
+    context = _context(access, sub=sub, preview=preview, card=default_card(access.organization))
+    return _render(request, access, "subscriptions/confirm_interval.html", context)
+
+
+@require_GET
+@org_view(Capability.MANAGE_PLAN)
 def subscriptions_plan_preview(request: HttpRequest, access: OrgAccess) -> HttpResponse:
     form = PlanForm(request.GET)
     sub = selectors.subscription_for(access.organization)

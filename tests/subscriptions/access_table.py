@@ -68,6 +68,13 @@ ACCESS: dict[str, dict] = {
         "member": 403,
         "outsider": 404,
     },
+    "subscriptions_interval_preview": {
+        "method": GET,
+        "owner": 200,
+        "admin": 403,
+        "member": 403,
+        "outsider": 404,
+    },
     "subscriptions_plan_preview": {
         "method": GET,
         "owner": 200,
@@ -109,6 +116,7 @@ ACCESS: dict[str, dict] = {
 MATRIX_OVERRIDES = {
     "subscriptions_seats_preview": {"owner": 302, "admin": 302},
     "subscriptions_plan_preview": {"owner": 302},
+    "subscriptions_interval_preview": {"owner": 302},
     "subscriptions_cancel_confirm": {"owner": 302},
 }
 
@@ -119,6 +127,7 @@ DATA = {
     "subscriptions_seats_add": lambda w: {"seats": "1"},  # no preview: refused, redirected
     "subscriptions_seats_remove": lambda w: {"seats": "8"},
     "subscriptions_interval": lambda w: {"interval": "year"},
+    "subscriptions_interval_preview": lambda w: {"interval": "year"},
     "subscriptions_plan_preview": lambda w: {"plan": "enterprise"},
     "subscriptions_plan_change": lambda w: {"plan": "enterprise"},
     "subscriptions_cancel": lambda w: {"confirm_name": w.org.name},

@@ -193,3 +193,30 @@ def test_a_card_that_needs_authentication_changes_nothing_until_the_bank_check_p
     change = SubscriptionChange.objects.get(kind=ChangeKind.SEATS_ADDED)
     assert (change.from_quantity, change.to_quantity, change.amount_cents) == (10, 13, expected)
     assert gateway.payment_intent_retrieve(pending.payment_intent_id).amount == expected
+
+
+def test_a_billing_frequency_change_shows_its_next_charge_before_it_is_confirmed(
+    org, owner, admin, member
+):
+    sub = subscribe(org, owner, seats=11)
+    client = client_for(owner)
+    # The tab's form asks for a review; nothing is saved by choosing.
+    assertContains(client.get(tab(org)), reverse("subscriptions_interval_preview", args=[org.slug]))
+
+    page = client.get(
+        reverse("subscriptions_interval_preview", args=[org.slug]), {"interval": "year"}
+    )
+
+    # 11 seats x $15 = $165.00 monthly now; 11 x $15 x 12 = $1,980.00 yearly after the change.
+    text = re.sub(r"\s+", " ", page.content.decode())
+    assert "11 × Kilo Teams, monthly</td><td class=\"num\">$165.00" in text
+    assert 'data-testid="next-charge"><strong>$1,980.00</strong>' in text
+    assert "Nothing is charged now" in text
+    sub.refresh_from_db()
+    assert sub.scheduled_interval == ""  # a preview changes nothing
+
+    client.post(reverse("subscriptions_interval", args=[org.slug]), {"interval": "year"})
+    sub.refresh_from_db()
+    assert sub.scheduled_interval == "year"
+    assert in_stripe(sub).interval == "month"  # Stripe changes at the renewal only
+    assertContains(client.get(tab(org)), "$1,980.00")
