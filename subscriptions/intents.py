@@ -20,6 +20,7 @@ from django.utils import timezone
 from audit.services import Actor
 from billing import services as billing_services
 from billing import stripe_gateway as gateway
+from billing.seat_charges import seat_charge_record
 from kilo_dashboard.jobs import enqueue
 from organizations.models import Organization
 from organizations.permissions import Capability
@@ -215,6 +216,9 @@ def change_now(
         interval=target.interval,
         proration_date=proration_date,
         amount_cents=preview.amount,
+        lines=[
+            {"description": line.description, "amount_cents": line.amount} for line in preview.lines
+        ],
     )
     return _send_and_apply(intent, data, card.stripe_id)
 
@@ -307,6 +311,12 @@ def subscription_start(
         plan=plan,
         interval=interval,
         amount_cents=price.unit_amount * seats,
+        lines=[
+            {
+                "description": f"{seats} × {price.label}, first {price.interval}",
+                "amount_cents": price.unit_amount * seats,
+            }
+        ],
         request_key=request_key or None,
     )
     if existing is not None and existing.status == Status.INCOMPLETE:
@@ -400,6 +410,7 @@ def _apply_locally(intent: ChangeIntent, data: gateway.SubscriptionData) -> Subs
             note=note,
         )
         organization_plan_sync(sub)
+        _seat_charge_record(intent, locked, change, data)
         ChangeIntent.objects.filter(pk=intent.pk).update(
             state=IntentState.APPLIED,
             subscription=sub,
@@ -409,6 +420,32 @@ def _apply_locally(intent: ChangeIntent, data: gateway.SubscriptionData) -> Subs
         )
     intent.state, intent.change = IntentState.APPLIED, change
     return change
+
+
+def _seat_charge_record(
+    intent: ChangeIntent,
+    locked: ChangeIntent,
+    change: SubscriptionChange,
+    data: gateway.SubscriptionData,
+) -> None:
+    """Every charge gets its receipt, in the transaction that delivers what it paid for."""
+    if intent.amount_cents <= 0:
+        return
+    lines = intent.lines or [{"description": change.detail, "amount_cents": intent.amount_cents}]
+    if sum(line["amount_cents"] for line in lines) != intent.amount_cents:
+        lines = [{"description": change.detail, "amount_cents": intent.amount_cents}]
+    seat_charge_record(
+        organization=intent.organization,
+        stripe_ref=(data.latest_invoice if intent.kind == ChangeKind.SUBSCRIBED else "")
+        or intent.stripe_ref
+        or intent.payment_intent_id
+        or str(intent.public_id),
+        description=f"{change.get_kind_display()}: {change.detail}",
+        lines=lines,
+        amount_cents=intent.amount_cents,
+        charged_at=change.created_at,
+        created_by=locked.actor,
+    )
 
 
 def _apply_or_defer(intent: ChangeIntent, data: gateway.SubscriptionData) -> SubscriptionChange:

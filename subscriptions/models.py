@@ -220,6 +220,7 @@ class ChangeIntent(models.Model):
     interval = models.CharField(max_length=10, choices=Interval.choices)
     proration_date = models.BigIntegerField(null=True, blank=True)
     amount_cents = models.IntegerField(default=0, help_text="Charged at once, cents.")
+    lines = models.JSONField(default=list, help_text="What the amount is made of, for the receipt.")
     payment_intent_id = models.CharField(max_length=255, blank=True)
     stripe_ref = models.CharField(
         max_length=255, blank=True, help_text="The invoice (Stripe) or PaymentIntent that charged."

@@ -63,6 +63,7 @@ class Migration(migrations.Migration):
                 ('interval', models.CharField(choices=[('month', 'Monthly'), ('year', 'Yearly')], max_length=10)),
                 ('proration_date', models.BigIntegerField(blank=True, null=True)),
                 ('amount_cents', models.IntegerField(default=0, help_text='Charged at once, cents.')),
+                ('lines', models.JSONField(default=list, help_text='What the amount is made of, for the receipt.')),
                 ('payment_intent_id', models.CharField(blank=True, max_length=255)),
                 ('stripe_ref', models.CharField(blank=True, help_text='The invoice (Stripe) or PaymentIntent that charged.', max_length=255)),
                 ('request_key', models.CharField(blank=True, max_length=100, null=True, unique=True)),

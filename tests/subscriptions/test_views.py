@@ -209,7 +209,7 @@ def test_a_billing_frequency_change_shows_its_next_charge_before_it_is_confirmed
 
     # 11 seats x $15 = $165.00 monthly now; 11 x $15 x 12 = $1,980.00 yearly after the change.
     text = re.sub(r"\s+", " ", page.content.decode())
-    assert "11 × Kilo Teams, monthly</td><td class=\"num\">$165.00" in text
+    assert '11 × Kilo Teams, monthly</td><td class="num">$165.00' in text
     assert 'data-testid="next-charge"><strong>$1,980.00</strong>' in text
     assert "Nothing is charged now" in text
     sub.refresh_from_db()
