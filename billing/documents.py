@@ -22,6 +22,7 @@ from .models import (
     DocumentKind,
     LedgerKind,
     Payment,
+    SeatCharge,
     StripeCustomer,
     StripeInvoice,
 )
@@ -155,9 +156,14 @@ def _sum(entries) -> int:  # noqa: ANN001
 def statement_context(document: Document) -> dict:
     organization = document.organization
     start, end = _bounds(organization, document.period_start, document.period_end)
+    seat_charges = list(
+        SeatCharge.objects.filter(
+            organization=organization, charged_at__gte=start, charged_at__lt=end
+        ).select_related("document")
+    )
     seat_invoices = StripeInvoice.objects.filter(
         Q(period_start__lt=end) & Q(period_end__gt=start), organization=organization
-    )
+    ).exclude(stripe_id__in=[charge.stripe_ref for charge in seat_charges])  # listed once
     return {
         "organization": organization,
         "customer": StripeCustomer.objects.filter(organization=organization).first(),
@@ -167,6 +173,7 @@ def statement_context(document: Document) -> dict:
         **statement_figures(organization, document.period_start, document.period_end),
         "usage_breakdown": _usage_breakdown(document),
         "seat_invoices": list(seat_invoices),
+        "seat_charges": sorted(seat_charges, key=lambda charge: (charge.charged_at, charge.pk)),
     }
 
 
@@ -224,12 +231,26 @@ def receipt_context(document: Document) -> dict:
     }
 
 
+def seat_receipt_context(document: Document) -> dict:
+    charge = SeatCharge.objects.get(document=document)
+    invoice = StripeInvoice.objects.filter(stripe_id=charge.stripe_ref).first()
+    return {
+        "organization": document.organization,
+        "customer": StripeCustomer.objects.filter(organization=document.organization).first(),
+        "document": document,
+        "charge": charge,
+        "hosted_invoice_url": invoice.hosted_invoice_url if invoice else "",
+    }
+
+
 def render_pdf(document: Document) -> bytes:
     from weasyprint import HTML
 
     with timezone.override(zoneinfo.ZoneInfo(document.organization.time_zone or "UTC")):
         if document.kind == DocumentKind.RECEIPT:
             html = render_to_string("pdf/receipt.html", receipt_context(document))
+        elif document.kind == DocumentKind.SEAT_RECEIPT:
+            html = render_to_string("pdf/seat_receipt.html", seat_receipt_context(document))
         else:
             html = render_to_string("pdf/statement.html", statement_context(document))
     return HTML(string=html).write_pdf()

@@ -371,6 +371,7 @@ class StripeInvoice(models.Model):
 class DocumentKind(models.TextChoices):
     RECEIPT = "receipt", "Receipt"
     STATEMENT = "statement", "Monthly statement"
+    SEAT_RECEIPT = "seat_receipt", "Seat receipt"
 
 
 class Document(models.Model):
@@ -452,3 +453,35 @@ class AutoTopUp(models.Model):
 
     def __str__(self) -> str:
         return f"Auto top-up of {self.organization}"
+
+
+class SeatCharge(models.Model):
+    """Money taken for seats or a plan (first payment, seats added, an upgrade), with its
+    receipt. Recorded by the subscriptions app in the transaction that applies the change the
+    money bought; the statement lists it under "Seat charges"."""
+
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    organization = models.ForeignKey(
+        Organization, on_delete=models.CASCADE, related_name="seat_charges"
+    )
+    stripe_ref = models.CharField(
+        max_length=255, unique=True, help_text="The invoice (Stripe) or PaymentIntent that paid."
+    )
+    description = models.CharField(max_length=255)
+    lines = models.JSONField(default=list, help_text='[{"description": ..., "amount_cents": ...}]')
+    amount_cents = models.IntegerField()
+    currency = models.CharField(max_length=3, default="usd")
+    charged_at = models.DateTimeField()
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    document = models.OneToOneField(
+        Document, on_delete=models.PROTECT, null=True, blank=True, related_name="seat_charge"
+    )
+
+    class Meta:
+        ordering = ["-charged_at", "-id"]
+        indexes = [models.Index(fields=["organization", "charged_at"], name="seatcharge_org_time")]
+
+    def __str__(self) -> str:
+        return f"{self.description} · {self.amount_cents}¢"

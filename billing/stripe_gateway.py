@@ -21,6 +21,7 @@ from typing import Any
 
 import stripe
 from django.conf import settings
+from django.core.cache import cache
 
 from .stripe_data import (  # noqa: F401 - re-exported: callers use stripe_gateway.<name>
     CardData,
@@ -255,6 +256,10 @@ def payment_intent_retrieve(payment_intent_id: str) -> PaymentIntentData:
     return parse_payment_intent(_get(f"/v1/payment_intents/{payment_intent_id}"))
 
 
+def payment_intent_cancel(payment_intent_id: str) -> PaymentIntentData:
+    return parse_payment_intent(_post(f"/v1/payment_intents/{payment_intent_id}/cancel"))
+
+
 def charge_retrieve(charge_id: str) -> ChargeData:
     return parse_charge(_get(f"/v1/charges/{charge_id}"))
 
@@ -433,7 +438,12 @@ def _drop_localstripe_unused_time(sub: SubscriptionData) -> None:
     """localstripe credits whole previous invoices on every item change; undo that."""
     pending = _get("/v1/invoiceitems", {"customer": sub.customer, "limit": 100}).get("data", [])
     for item in pending:
-        if _id(item.get("subscription")) == sub.id and item.get("description") == "Unused time":
+        pending_only = not item.get("invoice")  # one already on an invoice is the invoice's
+        if (
+            pending_only
+            and _id(item.get("subscription")) == sub.id
+            and item.get("description") == "Unused time"
+        ):
             _call("delete", f"/v1/invoiceitems/{item['id']}")
 
 
@@ -505,6 +515,7 @@ def subscription_change_now(
             reference=_id(invoice),
             status=status,
             client_secret=intent.get("client_secret") or "",
+            failure_message=(intent.get("last_payment_error") or {}).get("message") or "",
             payment_intent=intent.get("id") or "",
         )
     preview = subscription_proration_preview(
@@ -516,15 +527,24 @@ def subscription_change_now(
         labels=labels,
     )
     reference, status = "", "nothing_due"
-    if preview.amount > 0:
-        intent = payment_intent_create(
-            amount_cents=preview.amount,
-            customer_id=sub.customer,
-            payment_method_id=payment_method_id,
-            metadata={"subscription": sub.id, "kind": "proration"},
-            idempotency_key=f"{idempotency_key}-charge",
-            off_session=True,
+    # localstripe ignores idempotency keys: remember which PaymentIntent a key made, so that
+    # repeating the call (the resume task) finds the same payment instead of charging again.
+    remembered = cache.get(f"localstripe-idempotency:{idempotency_key}")
+    if remembered or preview.amount > 0:
+        intent = (
+            payment_intent_retrieve(remembered)
+            if remembered
+            else payment_intent_create(
+                amount_cents=preview.amount,
+                customer_id=sub.customer,
+                payment_method_id=payment_method_id,
+                metadata={"subscription": sub.id, "kind": "proration"},
+                idempotency_key=f"{idempotency_key}-charge",
+                off_session=True,
+            )
         )
+        cache.set(f"localstripe-idempotency:{idempotency_key}", intent.id, 24 * 3600)
+        preview = ProrationPreview(proration_date, (ProrationLine("", intent.amount),), True)
         reference = intent.id
         if intent.status != "succeeded":
             status = "requires_action" if intent.status == "requires_action" else "failed"
@@ -541,7 +561,7 @@ def subscription_change_now(
     updated = subscription_change_at_renewal(
         sub, plan_id=plan_id, quantity=quantity, idempotency_key=idempotency_key
     )
-    return ChangeResult(updated, preview.amount, reference, status)
+    return ChangeResult(updated, preview.amount, reference, status, payment_intent=reference)
 
 
 def subscription_change_at_renewal(
@@ -552,12 +572,46 @@ def subscription_change_at_renewal(
     params["prorate" if _localstripe() else "proration_behavior"] = (
         False if _localstripe() else "none"
     )
+    if _localstripe() and parse_plan(_get(f"/v1/plans/{plan_id}")).interval != sub.interval:
+        _offset_localstripe_unused_time(sub)
     data = parse_subscription(
         _post(f"/v1/subscriptions/{sub.id}", params, idempotency_key=idempotency_key)
     )
     if _localstripe():
         _drop_localstripe_unused_time(data)
     return data
+
+
+def _offset_localstripe_unused_time(sub: SubscriptionData) -> None:
+    """Before an interval change in localstripe. Like Stripe, it invoices the new interval at
+    once, but within the same request it also credits every earlier invoice of the subscription
+    as "Unused time" (deleting those afterwards comes too late: they are on the invoice). A
+    pending item of the same total, added first, cancels them out on that invoice."""
+    earlier = _get("/v1/invoices", {"customer": sub.customer, "subscription": sub.id, "limit": 99})
+    credited = sum(int(invoice.get("subtotal") or 0) for invoice in earlier.get("data", []))
+    if credited:
+        params = {
+            "customer": sub.customer,
+            "subscription": sub.id,
+            "amount": credited,
+            "currency": settings.BILLING_CURRENCY,
+            "description": "Reverses the test server's unused-time credit",
+        }
+        _post("/v1/invoiceitems", params)
+
+
+def invoice_payment_intent(invoice_id: str) -> PaymentIntentData | None:
+    """The PaymentIntent paying an invoice: `payment_intent` (older API, localstripe) or the
+    first of `payments` (current API)."""
+    if not invoice_id:
+        return None
+    invoice = _get(
+        f"/v1/invoices/{invoice_id}", {"expand": ["payments"]} if not _localstripe() else None
+    )
+    intent_id = _id(invoice.get("payment_intent"))
+    for payment in (invoice.get("payments") or {}).get("data", []):
+        intent_id = intent_id or _id((payment.get("payment") or {}).get("payment_intent"))
+    return payment_intent_retrieve(intent_id) if intent_id else None
 
 
 def invoice_subscription(invoice_id: str) -> str:

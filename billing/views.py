@@ -34,6 +34,7 @@ from .forms import (
     dollars_to_microdollars,
 )
 from .models import PaymentStatus
+from .seat_charges import seat_charges_for
 from .services import BillingError
 
 logger = logging.getLogger(__name__)
@@ -77,6 +78,7 @@ def billing_tab(request: HttpRequest, access: OrgAccess) -> HttpResponse:
         "can_manage": access.can(Capability.MANAGE_BILLING),
         "default_card": next((c for c in data["cards"] if c.is_default), None),
         "history_form": history_form,
+        "seat_charges": seat_charges_for(organization),
         "history_page": selectors.history_page(history["entries"], history["page"]),
         "history_query": request.GET.urlencode(),
         "buy_form": BuyCreditsForm(initial={"preset": "10000"}),

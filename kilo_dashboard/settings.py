@@ -156,9 +156,17 @@ CELERY_BEAT_SCHEDULE = {
         "task": "stripe_events.tasks.replay_missed_events",
         "schedule": crontab(minute=23),
     },
+    # Hourly (and after every failed change): plan, quantity and interval drift is repaired
+    # from Stripe and listed in admin as "Corrected from Stripe".
     "subscriptions-reconcile": {
         "task": "subscriptions.tasks.reconcile_subscriptions",
-        "schedule": crontab(hour=3, minute=47),
+        "schedule": crontab(minute=47),
+    },
+    # Changes at once left open by a request (an abandoned 3-D Secure, an error after Stripe
+    # charged): finished, or refunded and restored.
+    "subscriptions-resume-intents": {
+        "task": "subscriptions.tasks.resume_change_intents",
+        "schedule": crontab(minute="*/5"),
     },
     "sso-domain-checks": {
         "task": "sso.tasks.check_pending_domains",

@@ -34,6 +34,11 @@ class SeatUsage:
         return max(self.seats - self.used, 0)
 
     @property
+    def over_limit(self) -> int:
+        """Seats in use beyond the limit (after a subscription ended or seats were cut)."""
+        return max(self.used - self.seats, 0)
+
+    @property
     def percent(self) -> int:
         return min(100, round(100 * self.used / self.seats)) if self.seats else 100
 

@@ -101,18 +101,17 @@ def _expire_stale_invitations(organization: Organization) -> None:
         )
 
 
-def _ensure_subscription_allows_seats(organization: Organization) -> None:
-    # After a subscription has ended, no seat may be taken (subscriptions app's rule).
-    from subscriptions.selectors import seat_actions_refusal
-
-    refusal = seat_actions_refusal(organization)
-    if refusal:
-        raise SeatLimitReached(refusal)
-
-
 def _ensure_seat_free(organization: Organization) -> None:
-    _ensure_subscription_allows_seats(organization)
+    # Seat_count carries every rule (the subscriptions app sets it: paid seats, or the free
+    # default once a subscription ends), so this check needs nothing from the apps above.
     usage = seat_usage(organization)
+    if usage.over_limit:
+        raise SeatLimitReached(
+            f"{usage.used} seats are in use ({usage.members} members and "
+            f"{usage.pending_invitations} pending invitations) but the plan has {usage.seats}. "
+            f"Everyone keeps access; to invite, add seats on the Subscriptions tab or remove "
+            f"members first."
+        )
     if usage.used >= usage.seats:
         raise SeatLimitReached(
             f"All {usage.seats} seats are in use ({usage.members} members and "
@@ -427,7 +426,8 @@ def invitation_accept(*, actor: Actor, token: str) -> Membership:
     organization = _lock_organization(invitation.organization)
     if Membership.objects.filter(organization=organization, user=user).exists():
         raise ServiceError(f"You are already a member of {organization.name}.")
-    _ensure_subscription_allows_seats(organization)
+    # Seat_count carries every rule (the subscriptions app sets it: paid seats, or the free
+    # default once a subscription ends), so this check needs nothing from the apps above.
     usage = seat_usage(organization)  # counts this invitation as one of the used seats
     if usage.used > usage.seats:
         raise SeatLimitReached(

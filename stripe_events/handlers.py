@@ -8,13 +8,20 @@ mirror runs before the subscription's reaction to the same invoice.
 from collections.abc import Callable
 
 from billing import sync as billing
+from subscriptions import resume as subscription_changes
 from subscriptions import sync as subscriptions
 
 Handler = Callable[[str], object]
 
 HANDLERS: dict[str, tuple[Handler, ...]] = {
-    "payment_intent.succeeded": (billing.payment_intent_sync,),
-    "payment_intent.payment_failed": (billing.payment_intent_sync,),
+    "payment_intent.succeeded": (
+        billing.payment_intent_sync,
+        subscription_changes.payment_intent_sync,
+    ),
+    "payment_intent.payment_failed": (
+        billing.payment_intent_sync,
+        subscription_changes.payment_intent_sync,
+    ),
     "charge.refunded": (billing.charge_refunds_sync,),
     "setup_intent.succeeded": (billing.setup_intent_sync,),
     "payment_method.attached": (billing.payment_method_sync,),
@@ -23,7 +30,11 @@ HANDLERS: dict[str, tuple[Handler, ...]] = {
     "customer.updated": (billing.customer_sync,),
     "invoice.created": (billing.invoice_sync,),
     "invoice.finalized": (billing.invoice_sync,),
-    "invoice.paid": (billing.invoice_sync, subscriptions.invoice_paid),
+    "invoice.paid": (
+        billing.invoice_sync,
+        subscriptions.invoice_paid,
+        subscription_changes.invoice_paid,
+    ),
     "invoice.payment_failed": (billing.invoice_sync, subscriptions.invoice_payment_failed),
     "customer.subscription.created": (subscriptions.subscription_sync,),
     "customer.subscription.updated": (subscriptions.subscription_sync,),

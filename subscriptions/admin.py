@@ -1,6 +1,6 @@
 from django.contrib import admin
 
-from .models import PendingChange, Subscription, SubscriptionChange
+from .models import ChangeIntent, Subscription, SubscriptionChange
 
 
 @admin.register(Subscription)
@@ -13,6 +13,8 @@ class SubscriptionAdmin(admin.ModelAdmin):
 
 @admin.register(SubscriptionChange)
 class SubscriptionChangeAdmin(admin.ModelAdmin):
+    """Drift repaired from Stripe shows as kind "Corrected from Stripe" (filter by it)."""
+
     list_display = (
         "created_at",
         "organization",
@@ -20,6 +22,7 @@ class SubscriptionChangeAdmin(admin.ModelAdmin):
         "from_quantity",
         "to_quantity",
         "amount_cents",
+        "note",
     )
     list_filter = ("kind",)
     search_fields = ("organization__slug", "actor_email", "stripe_ref")
@@ -29,14 +32,23 @@ class SubscriptionChangeAdmin(admin.ModelAdmin):
         return False
 
 
-@admin.register(PendingChange)
-class PendingChangeAdmin(admin.ModelAdmin):
+@admin.register(ChangeIntent)
+class ChangeIntentAdmin(admin.ModelAdmin):
+    """Changes at once and where they stand; "Needs an operator" lists what no task could finish."""
+
     list_display = (
         "created_at",
         "organization",
         "kind",
-        "add_seats",
+        "state",
+        "from_quantity",
+        "to_quantity",
         "amount_cents",
-        "completed_at",
+        "attempts",
     )
-    readonly_fields = [f.name for f in PendingChange._meta.fields]
+    list_filter = ("state", "kind")
+    search_fields = ("organization__slug", "payment_intent_id", "stripe_ref", "actor_email")
+    readonly_fields = [f.name for f in ChangeIntent._meta.fields]
+
+    def has_add_permission(self, request) -> bool:  # noqa: ANN001
+        return False

@@ -7,7 +7,7 @@ from billing import stripe_gateway as gateway
 from billing.services import default_card
 from organizations.models import Organization, Plan
 
-from . import services
+from . import intents
 from .plans import ALL_PRICES, Interval
 from .selectors import subscription_for
 
@@ -34,7 +34,7 @@ def seed_demo_subscription(organization: Organization) -> str:
         return "subscription skipped (no demo card: is localstripe running?)"
     try:
         plans_sync()
-        sub = services.subscription_start(
+        sub = intents.subscription_start(
             actor=Actor.system(),
             organization=organization,
             plan=Plan.TEAMS,
@@ -42,7 +42,7 @@ def seed_demo_subscription(organization: Organization) -> str:
             seats=10,
             request_key="demo",
         )
-    except (gateway.GatewayError, services.SubscriptionError) as error:
+    except (gateway.GatewayError, intents.SubscriptionError) as error:
         message = getattr(error, "message", None) or str(error)
         logger.warning("Demo subscription skipped: %s", message)
         return f"subscription skipped ({message})"

@@ -20,6 +20,8 @@ class SeatsForm(forms.Form):
 class AddSeatsForm(SeatsForm):
     proration_date = forms.IntegerField(min_value=1_500_000_000)
     request_key = forms.UUIDField()
+    # The amount the confirming page showed: if Stripe's price differs now, nothing is charged.
+    expected_cents = forms.IntegerField(required=False)
 
 
 class IntervalForm(forms.Form):
@@ -30,6 +32,7 @@ class PlanForm(forms.Form):
     plan = forms.ChoiceField(choices=Plan.choices)
     proration_date = forms.IntegerField(min_value=1_500_000_000, required=False)
     request_key = forms.UUIDField(required=False)
+    expected_cents = forms.IntegerField(required=False)
 
 
 class CancelForm(forms.Form):

@@ -169,32 +169,93 @@ class SubscriptionChange(models.Model):
         return " · ".join(parts)
 
 
-class PendingChange(models.Model):
-    """A change at once whose payment waits for the card holder's authentication (3-D Secure).
+class IntentState(models.TextChoices):
+    """Where a change at once stands. Stripe is called only after CREATED is committed, and the
+    local apply happens only after Stripe's answer is committed, so a crash at any point leaves a
+    row that `intents.intent_resume` finishes (or reverses) later."""
 
-    Nothing changes in the subscription until the payment succeeds; then
-    `services.pending_change_complete` applies it and writes the history row.
+    CREATED = "created", "Recorded, not yet sent to Stripe"
+    STRIPE_CALLED = "stripe_called", "Sent to Stripe, answer not recorded"
+    REQUIRES_ACTION = "requires_action", "Awaiting the bank's authentication"
+    PAID = "paid", "Paid in Stripe, not yet applied here"
+    APPLIED = "applied", "Applied"
+    FAILED = "failed", "Failed: nothing charged, nothing changed"
+    REVERSED = "reversed", "Could not be applied: refunded and restored in Stripe"
+    NEEDS_ATTENTION = "needs_attention", "Needs an operator"
+
+
+OPEN_INTENT_STATES = (
+    IntentState.CREATED,
+    IntentState.STRIPE_CALLED,
+    IntentState.REQUIRES_ACTION,
+    IntentState.PAID,
+)
+
+
+class ChangeIntent(models.Model):
+    """A change made at once (start, seats added, upgrade), recorded before Stripe is called.
+
+    Its public id makes the Stripe idempotency key, so repeating the call (a retry, the resume
+    task) never charges twice. At most one open intent per organization: two admins adding seats
+    at once do not both build on the same Stripe quantity.
     """
 
     public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     organization = models.ForeignKey(
-        Organization, on_delete=models.CASCADE, related_name="pending_subscription_changes"
+        Organization, on_delete=models.CASCADE, related_name="subscription_intents"
     )
-    subscription = models.ForeignKey(Subscription, on_delete=models.CASCADE, related_name="+")
+    subscription = models.ForeignKey(
+        Subscription, on_delete=models.CASCADE, null=True, blank=True, related_name="intents"
+    )
     kind = models.CharField(max_length=32, choices=ChangeKind.choices)
+    state = models.CharField(
+        max_length=20, choices=IntentState.choices, default=IntentState.CREATED
+    )
     add_seats = models.PositiveIntegerField(default=0)
+    from_quantity = models.PositiveIntegerField(default=0)
+    to_quantity = models.PositiveIntegerField()
+    from_plan = models.CharField(max_length=20, blank=True)
     plan = models.CharField(max_length=20, choices=Plan.choices)
-    amount_cents = models.IntegerField()
-    payment_intent_id = models.CharField(max_length=255)
-    request_key = models.CharField(max_length=100, unique=True)
+    from_interval = models.CharField(max_length=10, blank=True)
+    interval = models.CharField(max_length=10, choices=Interval.choices)
+    proration_date = models.BigIntegerField(null=True, blank=True)
+    amount_cents = models.IntegerField(default=0, help_text="Charged at once, cents.")
+    lines = models.JSONField(default=list, help_text="What the amount is made of, for the receipt.")
+    payment_intent_id = models.CharField(max_length=255, blank=True)
+    stripe_ref = models.CharField(
+        max_length=255, blank=True, help_text="The invoice (Stripe) or PaymentIntent that charged."
+    )
+    request_key = models.CharField(max_length=100, unique=True, null=True, blank=True)
+    attempts = models.PositiveIntegerField(default=0, help_text="Failed local applies.")
+    last_error = models.TextField(blank=True)
     actor = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )
+    actor_email = models.EmailField(blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
     completed_at = models.DateTimeField(null=True, blank=True)
     change = models.OneToOneField(
         SubscriptionChange, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )
 
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["organization"],
+                condition=models.Q(state__in=OPEN_INTENT_STATES),
+                name="one_open_change_intent_per_org",
+            )
+        ]
+
     def __str__(self) -> str:
-        return f"{self.get_kind_display()} awaiting authentication · {self.organization}"
+        return f"{self.get_kind_display()} ({self.get_state_display()}) · {self.organization}"
+
+    @property
+    def idempotency_key(self) -> str:
+        return f"change-intent-{self.public_id}"
+
+    @property
+    def is_open(self) -> bool:
+        return self.state in OPEN_INTENT_STATES

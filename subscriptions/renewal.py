@@ -13,15 +13,17 @@ from django.utils import timezone
 
 from audit.services import Actor
 from billing import stripe_gateway as gateway
+from kilo_dashboard.jobs import enqueue
 from organizations.models import Organization
 from organizations.permissions import Capability
 from organizations.selectors import seat_usage
 
+from .intents import change_now, outcome_for
 from .models import ChangeKind, Subscription, SubscriptionChange
 from .plans import Interval, PlanPrice, is_upgrade
 from .services import (
+    RECONCILE_TASK,
     SubscriptionError,
-    _change_now,
     _locked,
     _require,
     _stripe,
@@ -124,9 +126,13 @@ def plan_change(
     plan: str,
     proration_date: int | None = None,
     request_key: str = "",
+    expected_cents: int | None = None,
 ) -> SubscriptionChange:
     """Upgrade at once (prorated, charged now); downgrade at the next renewal."""
     _require(actor, organization, Capability.MANAGE_PLAN)
+    replayed = outcome_for(request_key)
+    if replayed is not None:
+        return replayed  # the same confirmation submitted twice
     sub = Subscription.objects.filter(organization=organization).first()
     if sub is None or sub.has_ended:
         raise SubscriptionError("There is no active subscription.")
@@ -142,7 +148,7 @@ def plan_change(
             )
         raise SubscriptionError("You are on this plan already.")
     if is_upgrade(sub.plan, plan):
-        return _change_now(
+        return change_now(
             actor=actor,
             organization=organization,
             kind=ChangeKind.UPGRADED,
@@ -150,6 +156,7 @@ def plan_change(
             plan=plan,
             proration_date=proration_date,
             request_key=request_key,
+            expected_cents=expected_cents,
         )
     return _schedule(
         organization,
@@ -209,31 +216,48 @@ RENEWAL_LEAD = timedelta(hours=1)
 
 
 def scheduled_changes_apply(subscription_id: int, *, now: datetime | None = None) -> bool:
-    """Send a subscription's scheduled changes to Stripe once its renewal is near."""
+    """Send a subscription's scheduled changes to Stripe once its renewal is near.
+
+    Stripe is called outside any transaction with absolute targets and a key per period, so a
+    rerun (the beat task every 15 minutes, while the schedule is still set here) repeats the
+    same call harmlessly; then the local apply runs in one short transaction. If that apply
+    fails, the reconcile is enqueued and the next run finishes it.
+    """
     now = now or timezone.now()
+    sub = Subscription.objects.select_related("organization").get(pk=subscription_id)
+    due = sub.current_period_end and now >= sub.current_period_end - RENEWAL_LEAD
+    if not sub.has_scheduled_change or not due or sub.has_ended or sub.cancel_at_period_end:
+        return False
+    data = _stripe(sub)
+    scheduled = (sub.scheduled_quantity, sub.scheduled_plan, sub.scheduled_interval)
+    quantity = max(scheduled[0] or data.quantity, seat_usage(sub.organization).used)
+    target = PlanPrice(scheduled[1] or sub.plan, scheduled[2] or sub.interval)
+    with gateway.stripe_errors(SubscriptionError):
+        updated = gateway.subscription_change_at_renewal(
+            data,
+            plan_id=target.stripe_id,
+            quantity=quantity,
+            idempotency_key=f"subscription-renewal-{sub.public_id}-{data.current_period_end}",
+        )
+    try:
+        _scheduled_changes_record(subscription_id, scheduled, updated, quantity, target)
+    except Exception:
+        enqueue(RECONCILE_TASK)
+        raise
+    return True
+
+
+def _scheduled_changes_record(
+    subscription_id: int,
+    scheduled: tuple,
+    updated: gateway.SubscriptionData,
+    quantity: int,
+    target: PlanPrice,
+) -> None:
     actor = Actor.system()
     with transaction.atomic():
-        sub = (
-            Subscription.objects.select_for_update()
-            .select_related("organization")
-            .get(pk=subscription_id)
-        )
-        due = sub.current_period_end and now >= sub.current_period_end - RENEWAL_LEAD
-        if not sub.has_scheduled_change or not due or sub.has_ended or sub.cancel_at_period_end:
-            return False
-        data = _stripe(sub)
-        used = seat_usage(sub.organization).used
-        quantity = max(sub.scheduled_quantity or data.quantity, used)
-        target = PlanPrice(sub.scheduled_plan or sub.plan, sub.scheduled_interval or sub.interval)
-        with gateway.stripe_errors(SubscriptionError):
-            updated = gateway.subscription_change_at_renewal(
-                data,
-                plan_id=target.stripe_id,
-                quantity=quantity,
-                idempotency_key=f"subscription-renewal-{sub.public_id}-{data.current_period_end}",
-            )
+        sub = Subscription.objects.select_for_update().get(pk=subscription_id)
         before = snapshot(sub)
-        scheduled = (sub.scheduled_quantity, sub.scheduled_plan, sub.scheduled_interval)
         mirror(sub, updated)
         sub.scheduled_quantity, sub.scheduled_plan, sub.scheduled_interval = None, "", ""
         sub.save()
@@ -267,4 +291,3 @@ def scheduled_changes_apply(subscription_id: int, *, now: datetime | None = None
                 to_interval=target.interval,
             )
         organization_plan_sync(sub)
-    return True

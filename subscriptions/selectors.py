@@ -13,7 +13,6 @@ from .models import (
     LIVE_STATUSES,
     PAYMENT_PROBLEM_STATUSES,
     SEAT_KINDS,
-    Status,
     Subscription,
     SubscriptionChange,
 )
@@ -24,25 +23,6 @@ SEAT_HISTORY_LIMIT = 25
 
 def subscription_for(organization: Organization) -> Subscription | None:
     return Subscription.objects.filter(organization=organization).first()
-
-
-def seat_actions_refusal(organization: Organization) -> str | None:
-    """Why no seat may be taken right now (invite, accept, SSO join), or None.
-
-    Organizations that never subscribed keep their plain seat count (the demo and older data);
-    once a subscription has ended, no new seat may be taken until a new one starts.
-    """
-    status = (
-        Subscription.objects.filter(organization=organization)
-        .values_list("status", flat=True)
-        .first()
-    )
-    if status in (Status.CANCELED, Status.INCOMPLETE_EXPIRED):
-        return (
-            f"The subscription of {organization.name} has ended, so no seat can be taken. "
-            f"An owner can start a new one on the Subscriptions tab; all data is kept."
-        )
-    return None
 
 
 def payment_problem(organization: Organization) -> Subscription | None:
@@ -105,6 +85,44 @@ def next_charge(sub: Subscription) -> NextCharge | None:
         plan_label=Plan(plan).label,
         interval_label=Interval(interval).label,
     )
+
+
+@dataclass(frozen=True)
+class IntervalPreview:
+    """What a billing-frequency change costs, before it is confirmed."""
+
+    interval: str
+    interval_label: str
+    current: NextCharge
+    after: NextCharge
+    following_at: datetime | None  # the charge after that, at the new frequency
+
+    @property
+    def is_withdrawal(self) -> bool:
+        return self.after.interval_label == self.current.interval_label
+
+
+def interval_change_preview(sub: Subscription, interval: str) -> IntervalPreview | None:
+    """The renewal charge now and with `interval` (it takes effect at the renewal, no
+    proration: the renewal invoice simply bills the new frequency's price)."""
+    current = next_charge(sub)
+    if current is None or interval not in Interval.values:
+        return None
+    plan = sub.scheduled_plan or sub.plan
+    quantity = sub.scheduled_quantity or sub.quantity
+    after = NextCharge(
+        at=current.at,
+        amount_cents=PlanPrice(plan, interval).unit_amount * quantity,
+        quantity=quantity,
+        plan_label=Plan(plan).label,
+        interval_label=Interval(interval).label,
+    )
+    following = None
+    if current.at is not None:
+        following = current.at + (
+            timedelta(days=365) if interval == Interval.YEAR else timedelta(days=30)
+        )
+    return IntervalPreview(interval, Interval(interval).label, current, after, following)
 
 
 def seat_history(organization: Organization) -> list[SubscriptionChange]:

@@ -4,7 +4,7 @@ import logging
 
 from celery import shared_task
 
-from . import renewal, sync
+from . import renewal, resume, sync
 
 logger = logging.getLogger(__name__)
 
@@ -29,3 +29,17 @@ def apply_scheduled_changes() -> int:
 @shared_task(name="subscriptions.tasks.apply_scheduled_change")
 def apply_scheduled_change(subscription_id: int) -> bool:
     return renewal.scheduled_changes_apply(subscription_id)
+
+
+@shared_task(name="subscriptions.tasks.resume_change_intents")
+def resume_change_intents() -> int:
+    """Finish (or reverse) the changes at once that a request left open."""
+    due = resume.intents_due()
+    for intent_pk in due:
+        resume_change_intent.delay(intent_pk)
+    return len(due)
+
+
+@shared_task(name="subscriptions.tasks.resume_change_intent")
+def resume_change_intent(intent_pk: int) -> str:
+    return resume.intent_resume(intent_pk)

@@ -19,6 +19,11 @@ org_scoped = [
         name="subscriptions_authenticate_complete",
     ),
     path("seats/remove/", views.subscriptions_seats_remove, name="subscriptions_seats_remove"),
+    path(
+        "interval/preview/",
+        views.subscriptions_interval_preview,
+        name="subscriptions_interval_preview",
+    ),
     path("interval/", views.subscriptions_interval, name="subscriptions_interval"),
     path("plan/preview/", views.subscriptions_plan_preview, name="subscriptions_plan_preview"),
     path("plan/", views.subscriptions_plan_change, name="subscriptions_plan_change"),

@@ -17,10 +17,11 @@ from organizations.access import OrgAccess, org_view
 from organizations.models import Plan
 from organizations.permissions import Capability
 
-from . import renewal, selectors, services
+from . import intents, renewal, resume, selectors, services
 from .forms import AddSeatsForm, CancelForm, IntervalForm, PlanForm, SeatsForm, StartForm
+from .intents import AuthenticationRequired, ChangeInProgress
 from .plans import Interval, is_upgrade
-from .services import AuthenticationRequired, SubscriptionError
+from .services import SubscriptionError
 
 
 def _tab(access: OrgAccess, anchor: str = "") -> str:
@@ -73,7 +74,7 @@ def subscriptions_start(request: HttpRequest, access: OrgAccess) -> HttpResponse
         messages.error(request, _first_error(form))
         return redirect(_tab(access, "start"))
     try:
-        sub = services.subscription_start(
+        sub = intents.subscription_start(
             actor=Actor.from_request(request),
             organization=access.organization,
             plan=form.cleaned_data["plan"],
@@ -81,6 +82,10 @@ def subscriptions_start(request: HttpRequest, access: OrgAccess) -> HttpResponse
             seats=form.cleaned_data["seats"],
             request_key=str(form.cleaned_data["request_key"] or ""),
         )
+    except AuthenticationRequired as needed:
+        return _authenticate(access, needed)
+    except ChangeInProgress as error:
+        messages.warning(request, str(error))
     except SubscriptionError as error:
         messages.error(request, str(error))
     else:
@@ -120,15 +125,18 @@ def subscriptions_seats_add(request: HttpRequest, access: OrgAccess) -> HttpResp
         messages.error(request, _first_error(form))
         return redirect(_tab(access, "seats"))
     try:
-        change = services.seats_add(
+        change = intents.seats_add(
             actor=Actor.from_request(request),
             organization=access.organization,
             seats=form.cleaned_data["seats"],
             proration_date=form.cleaned_data["proration_date"],
             request_key=str(form.cleaned_data["request_key"]),
+            expected_cents=form.cleaned_data["expected_cents"],
         )
     except AuthenticationRequired as needed:
         return _authenticate(access, needed)
+    except ChangeInProgress as error:
+        messages.warning(request, str(error))
     except SubscriptionError as error:
         messages.error(request, str(error))
     else:
@@ -137,6 +145,11 @@ def subscriptions_seats_add(request: HttpRequest, access: OrgAccess) -> HttpResp
 
 
 def _added(request: HttpRequest, change) -> None:  # noqa: ANN001
+    if change.kind == "subscribed":
+        messages.success(
+            request, f"Subscribed: {change.to_quantity} seats of Kilo {Plan(change.to_plan).label}."
+        )
+        return
     if change.kind == "upgraded":
         messages.success(request, f"Upgraded to Kilo {Plan(change.to_plan).label}.")
         return
@@ -151,7 +164,7 @@ def _authenticate(access: OrgAccess, needed: AuthenticationRequired) -> HttpResp
     return redirect(
         "subscriptions_authenticate",
         org_slug=access.organization.slug,
-        pending_id=needed.pending.public_id,
+        pending_id=needed.intent.public_id,
     )
 
 
@@ -161,13 +174,13 @@ def subscriptions_authenticate(
     request: HttpRequest, access: OrgAccess, pending_id: str
 ) -> HttpResponse:
     """The bank's check (3-D Secure) for a seat or plan payment, through Stripe.js."""
-    pending = services.pending_change_for(access.organization, pending_id)
+    pending = resume.intent_for(access.organization, pending_id)
     if pending is None:
         raise Http404("No such payment.")
-    if pending.completed_at is not None:
+    if pending.state != "requires_action":
         return redirect(_tab(access, "seats"))
     try:
-        intent = services.payment_intent_for(pending)
+        intent = resume.payment_intent_for(pending)
     except SubscriptionError as error:
         messages.error(request, str(error))
         return redirect(_tab(access, "seats"))
@@ -187,11 +200,13 @@ def subscriptions_authenticate_complete(
     request: HttpRequest, access: OrgAccess, pending_id: str
 ) -> HttpResponse:
     try:
-        change = services.pending_change_complete(
+        change = resume.intent_complete(
             actor=Actor.from_request(request),
             organization=access.organization,
             public_id=pending_id,
         )
+    except ChangeInProgress as error:
+        messages.warning(request, str(error))
     except SubscriptionError as error:
         messages.error(request, str(error))
     else:
@@ -252,6 +267,24 @@ def subscriptions_interval(request: HttpRequest, access: OrgAccess) -> HttpRespo
 
 @require_GET
 @org_view(Capability.MANAGE_PLAN)
+def subscriptions_interval_preview(request: HttpRequest, access: OrgAccess) -> HttpResponse:
+    """The cost of a new billing frequency (next charge: date and amount), before confirming."""
+    form = IntervalForm(request.GET)
+    sub = selectors.subscription_for(access.organization)
+    preview = (
+        selectors.interval_change_preview(sub, form.cleaned_data["interval"])
+        if form.is_valid() and sub is not None and not sub.has_ended
+        else None
+    )
+    if preview is None:
+        messages.error(request, "Choose a billing frequency for a running subscription.")
+        return redirect(_tab(access, "renewal"))
+    context = _context(access, sub=sub, preview=preview, card=default_card(access.organization))
+    return _render(request, access, "subscriptions/confirm_interval.html", context)
+
+
+@require_GET
+@org_view(Capability.MANAGE_PLAN)
 def subscriptions_plan_preview(request: HttpRequest, access: OrgAccess) -> HttpResponse:
     form = PlanForm(request.GET)
     sub = selectors.subscription_for(access.organization)
@@ -292,9 +325,12 @@ def subscriptions_plan_change(request: HttpRequest, access: OrgAccess) -> HttpRe
             plan=form.cleaned_data["plan"],
             proration_date=form.cleaned_data["proration_date"],
             request_key=str(form.cleaned_data["request_key"] or ""),
+            expected_cents=form.cleaned_data["expected_cents"],
         )
     except AuthenticationRequired as needed:
         return _authenticate(access, needed)
+    except ChangeInProgress as error:
+        messages.warning(request, str(error))
     except SubscriptionError as error:
         messages.error(request, str(error))
     else:

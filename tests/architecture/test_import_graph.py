@@ -7,8 +7,6 @@ Read with `ast`, so nothing is imported to check it; a failure names the modules
 import ast
 from pathlib import Path
 
-import pytest
-
 ROOT = Path(__file__).resolve().parents[2]
 # Lowest first: an app may import the apps before it in this list, never those after it.
 LAYERS = [
@@ -116,14 +114,6 @@ def _cycles(graph: dict[str, set[str]]) -> list[list[str]]:
     return found
 
 
-# Being removed on the branches that redesign the ledger and the subscription's seat rule; strict,
-# so the mark must go as soon as the last of them lands.
-KNOWN = pytest.mark.xfail(
-    strict=True,
-    reason="organizations.services -> subscriptions.selectors",
-)
-
-
 def test_no_module_imports_itself_back_through_others():
     assert _cycles(_graph()) == []
 
@@ -140,7 +130,6 @@ def _composes_apps(module: str) -> bool:
     return parts[0] == "kilo_dashboard" or parts[-1] in ("views", "urls") or "commands" in parts
 
 
-@KNOWN
 def test_apps_import_only_the_apps_below_them():
     rank = {app: position for position, app in enumerate(LAYERS)}
     upward = []

@@ -84,6 +84,9 @@ def test_payment_failed_delivered_after_succeeded_leaves_the_payment_succeeded(o
     payment.refresh_from_db()
     assert payment.status == PaymentStatus.SUCCEEDED
     assert balance_of(org) == 500 * DOLLAR
+    # The late event is recognised as settled: the success is recorded once (without the
+    # "already succeeded" guard it is recorded again, and a second receipt requested).
+    assert AuditEvent.objects.filter(action="billing.payment_succeeded").count() == 1
 
 
 def test_a_declined_card_shows_stripes_reason_and_grants_nothing(org, owner):

@@ -51,3 +51,27 @@ def test_owner_adds_two_seats_after_seeing_the_prorated_cost(
     change = SubscriptionChange.objects.get(kind=ChangeKind.SEATS_ADDED)
     assert f"${change.amount_cents / 100:,.2f}" == amount
     assert in_stripe(subscribed).quantity == 12
+
+
+def test_owner_reviews_the_next_charge_of_a_new_billing_frequency_then_confirms(
+    live_server, org, owner, subscribed, new_page
+):
+    page = new_page()
+    _log_in(page, live_server.url, owner.email)
+    page.goto(f"{live_server.url}/orgs/{org.slug}/subscriptions/")
+
+    page.get_by_label("Billing frequency from the next renewal").select_option("year")
+    page.get_by_role("button", name="Review frequency change").click()
+
+    # 10 seats x $15 = $150.00 monthly today; 10 x $15 x 12 = $1,800.00 yearly after the change.
+    expect(page.get_by_role("heading", name="Switch to yearly billing?")).to_be_visible()
+    expect(page.get_by_test_id("interval-preview")).to_contain_text("$150.00")
+    expect(page.get_by_test_id("next-charge")).to_have_text("$1,800.00")
+    subscribed.refresh_from_db()
+    assert subscribed.scheduled_interval == ""  # reviewing changes nothing
+
+    page.get_by_role("button", name=re.compile(r"^Confirm: \$1,800\.00 on ")).click()
+
+    expect(page.get_by_text("Billing becomes yearly at the renewal")).to_be_visible()
+    subscribed.refresh_from_db()
+    assert subscribed.scheduled_interval == "year"

@@ -68,6 +68,13 @@ ACCESS: dict[str, dict] = {
         "member": 403,
         "outsider": 404,
     },
+    "subscriptions_interval_preview": {
+        "method": GET,
+        "owner": 200,
+        "admin": 403,
+        "member": 403,
+        "outsider": 404,
+    },
     "subscriptions_plan_preview": {
         "method": GET,
         "owner": 200,
@@ -109,6 +116,7 @@ ACCESS: dict[str, dict] = {
 MATRIX_OVERRIDES = {
     "subscriptions_seats_preview": {"owner": 302, "admin": 302},
     "subscriptions_plan_preview": {"owner": 302},
+    "subscriptions_interval_preview": {"owner": 302},
     "subscriptions_cancel_confirm": {"owner": 302},
 }
 
@@ -119,6 +127,7 @@ DATA = {
     "subscriptions_seats_add": lambda w: {"seats": "1"},  # no preview: refused, redirected
     "subscriptions_seats_remove": lambda w: {"seats": "8"},
     "subscriptions_interval": lambda w: {"interval": "year"},
+    "subscriptions_interval_preview": lambda w: {"interval": "year"},
     "subscriptions_plan_preview": lambda w: {"plan": "enterprise"},
     "subscriptions_plan_change": lambda w: {"plan": "enterprise"},
     "subscriptions_cancel": lambda w: {"confirm_name": w.org.name},
@@ -137,7 +146,7 @@ def _pending(org):  # noqa: ANN001, ANN202
     """A payment awaiting authentication, in the persona's organization (a stand-in)."""
     from django.utils import timezone
 
-    from subscriptions.models import PendingChange, Subscription
+    from subscriptions.models import ChangeIntent, Subscription
 
     sub = Subscription.objects.filter(organization=org).first()
     if sub is None:
@@ -151,14 +160,18 @@ def _pending(org):  # noqa: ANN001, ANN202
             current_period_start=timezone.now(),
             current_period_end=timezone.now(),
         )
-    pending, _ = PendingChange.objects.get_or_create(
+    pending, _ = ChangeIntent.objects.get_or_create(
         request_key=f"matrix-{org.slug}",
         defaults={
             "organization": org,
             "subscription": sub,
             "kind": "seats_added",
+            "state": "requires_action",
             "add_seats": 1,
+            "from_quantity": sub.quantity,
+            "to_quantity": sub.quantity + 1,
             "plan": "teams",
+            "interval": "month",
             "amount_cents": 1500,
             "payment_intent_id": f"pi_matrix_{org.slug}",
         },

@@ -1,11 +1,13 @@
 """Subscription test helpers: plans in localstripe, a card, a running Teams subscription."""
 
+from decimal import ROUND_HALF_UP, Decimal
+
 import pytest
 import requests
 from django.conf import settings
 
 from billing import stripe_gateway as gateway
-from subscriptions import services
+from subscriptions import intents
 from subscriptions.demo import plans_sync
 from subscriptions.models import Subscription
 from tests.billing.conftest import add_card
@@ -25,7 +27,7 @@ def _eager_tasks():
 def subscribe(org, owner, seats: int = 10, plan: str = "teams", interval: str = "month"):  # noqa: ANN001, ANN201
     plans_sync()
     add_card(org, owner)
-    return services.subscription_start(
+    return intents.subscription_start(
         actor=actor(owner), organization=org, plan=plan, interval=interval, seats=seats
     )
 
@@ -33,6 +35,21 @@ def subscribe(org, owner, seats: int = 10, plan: str = "teams", interval: str = 
 @pytest.fixture
 def subscribed(org, owner, admin, member) -> Subscription:
     return subscribe(org, owner)
+
+
+def stripe_prorated(
+    *, old_total: int, new_total: int, period_start: int, period_end: int, at: int
+) -> int:
+    """Stripe's documented proration, written here from the formula (not from the code under
+    test): a credit for the unused time of the old items and a charge for the remaining time of
+    the new ones, each proportional to the seconds left in the period and rounded to the cent."""
+    left = Decimal(period_end - at)
+    length = Decimal(period_end - period_start)
+
+    def rounded(total: int) -> int:
+        return int((Decimal(total) * left / length).quantize(Decimal(1), ROUND_HALF_UP))
+
+    return rounded(new_total) - rounded(old_total)
 
 
 def in_stripe(sub: Subscription) -> gateway.SubscriptionData:

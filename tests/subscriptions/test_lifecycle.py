@@ -13,12 +13,12 @@ from billing import stripe_gateway as gateway
 from organizations import services as org_services
 from organizations.models import Organization, Role
 from organizations.services import SeatLimitReached
-from subscriptions import renewal, services
+from subscriptions import intents, renewal, services
 from subscriptions.models import ChangeKind, Status, Subscription, SubscriptionChange
 from subscriptions.plans import PlanPrice
 from tests.billing.conftest import deliver, stripe_events
 from tests.conftest import actor, client_for
-from tests.subscriptions.conftest import in_stripe, subscribe
+from tests.subscriptions.conftest import in_stripe, stripe_prorated, subscribe
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -41,7 +41,7 @@ def test_subscribing_needs_as_many_seats_as_are_in_use(org, owner, admin, member
 
 def test_subscribing_needs_a_card(org, owner):
     with pytest.raises(services.SubscriptionError, match="Add a card"):
-        services.subscription_start(
+        intents.subscription_start(
             actor=actor(owner), organization=org, plan="teams", interval="month", seats=5
         )
 
@@ -62,24 +62,32 @@ def test_subscribe_mirrors_stripe_and_sets_the_seat_limit(org, owner, admin, mem
 def test_the_whole_lifecycle(org, owner, admin, member):
     sub = subscribe(org, owner, seats=10)
 
-    # Add two seats: the charge is exactly the preview the admin confirmed.
+    # Add two seats: preview and charge are Stripe's proration of 10 -> 12 x $15.
     preview = services.change_preview(org, add_seats=2)
     assert preview.from_quantity == 10 and preview.to_quantity == 12
-    assert 0 < preview.amount_cents <= 2 * 15_00
-    change = services.seats_add(
+    period = in_stripe(sub)
+    expected = stripe_prorated(
+        old_total=10 * 15_00,
+        new_total=12 * 15_00,
+        period_start=period.current_period_start,
+        period_end=period.current_period_end,
+        at=preview.proration_date,
+    )
+    assert preview.amount_cents == expected
+    change = intents.seats_add(
         actor=actor(admin),
         organization=org,
         seats=2,
         proration_date=preview.proration_date,
         request_key="add-two",
     )
-    assert change.amount_cents == preview.amount_cents
-    assert gateway.payment_intent_retrieve(change.stripe_ref).amount == preview.amount_cents
+    assert change.amount_cents == expected
+    assert gateway.payment_intent_retrieve(change.stripe_ref).amount == expected
     assert in_stripe(sub).quantity == 12
     org.refresh_from_db()
     assert org.seat_count == 12
     # The same confirmation submitted twice changes nothing more.
-    again = services.seats_add(
+    again = intents.seats_add(
         actor=actor(admin),
         organization=org,
         seats=2,
@@ -110,7 +118,16 @@ def test_the_whole_lifecycle(org, owner, admin, member):
         proration_date=upgrade_preview.proration_date,
         request_key="upgrade",
     )
-    assert upgrade.amount_cents == upgrade_preview.amount_cents > 0
+    upgrade_expected = stripe_prorated(
+        old_total=12 * 15_00,
+        new_total=12 * 150_00,
+        period_start=period.current_period_start,
+        period_end=period.current_period_end,
+        at=upgrade_preview.proration_date,
+    )
+    assert upgrade_preview.amount_cents == upgrade_expected
+    assert upgrade.amount_cents == upgrade_expected
+    assert gateway.payment_intent_retrieve(upgrade.stripe_ref).amount == upgrade_expected
     assert in_stripe(sub).plan_id == PlanPrice("enterprise", "month").stripe_id
     org.refresh_from_db()
     assert org.plan == "enterprise"
@@ -145,8 +162,14 @@ def test_the_whole_lifecycle(org, owner, admin, member):
     sub.refresh_from_db()
     assert sub.status == Status.CANCELED and sub.has_ended
     org.refresh_from_db()
-    assert org.seat_count == 8  # data kept
-    with pytest.raises(SeatLimitReached, match="has ended"):
+    # Back to the free default (NEW_ORGANIZATION_SEATS is 5 in the test settings): the three
+    # members keep their access, two more may be invited, then the limit holds.
+    assert (org.seat_count, org.plan) == (5, "teams")
+    for n in range(2):
+        org_services.invitation_create(
+            actor=actor(owner), organization=org, email=f"late{n}@example.com", role=Role.MEMBER
+        )
+    with pytest.raises(SeatLimitReached, match="All 5 seats are in use"):
         org_services.invitation_create(
             actor=actor(owner), organization=org, email="late@example.com", role=Role.MEMBER
         )
@@ -196,7 +219,7 @@ def test_an_expired_preview_is_refused_and_nothing_changes(org, owner, admin, me
     sub = subscribe(org, owner, seats=10)
     stale = int(sub.current_period_start.timestamp()) - 10
     with pytest.raises(services.SubscriptionError, match="expired"):
-        services.seats_add(
+        intents.seats_add(
             actor=actor(admin), organization=org, seats=1, proration_date=stale, request_key="x"
         )
     assert in_stripe(sub).quantity == 10
@@ -207,7 +230,7 @@ def test_members_cannot_add_seats_and_admins_cannot_cancel(org, owner, admin, me
 
     subscribe(org, owner, seats=10)
     with pytest.raises(PermissionDenied):
-        services.seats_add(actor=actor(member), organization=org, seats=1)
+        intents.seats_add(actor=actor(member), organization=org, seats=1)
     with pytest.raises(PermissionDenied):
         renewal.subscription_cancel(
             actor=actor(admin), organization=org, confirm_name="Acme Robotics"

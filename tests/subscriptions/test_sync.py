@@ -11,7 +11,7 @@ from billing import services as billing_services
 from billing import stripe_gateway as gateway
 from billing.models import PaymentMethod
 from stripe_events.models import StripeEvent
-from subscriptions import services, tasks
+from subscriptions import intents, tasks
 from subscriptions.models import ChangeKind, Status, Subscription, SubscriptionChange
 from tests.billing.conftest import DECLINED_ON_CHARGE, add_card, deliver, fake_event, stripe_events
 from tests.conftest import actor, client_for
@@ -119,7 +119,7 @@ def test_two_admins_adding_seats_at_the_same_moment_end_with_both_additions(
     def add(user, seats: int, key: str) -> None:  # noqa: ANN001
         try:
             barrier.wait(timeout=10)
-            services.seats_add(actor=actor(user), organization=org, seats=seats, request_key=key)
+            intents.seats_add(actor=actor(user), organization=org, seats=seats, request_key=key)
         except Exception as error:  # noqa: BLE001 - reported below
             errors.append(error)
         finally:

@@ -1,6 +1,7 @@
 """The Subscriptions tab as each role sees it, and its confirm-then-act flows."""
 
 import re
+from decimal import Decimal
 
 import pytest
 from django.urls import reverse
@@ -8,7 +9,7 @@ from pytest_django.asserts import assertContains, assertNotContains
 
 from subscriptions.models import ChangeKind, SubscriptionChange
 from tests.conftest import client_for
-from tests.subscriptions.conftest import in_stripe, subscribe
+from tests.subscriptions.conftest import in_stripe, stripe_prorated, subscribe
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -66,9 +67,18 @@ def test_the_owner_previews_then_adds_seats_and_sees_the_history_row(org, owner,
     response = client.post(reverse("subscriptions_seats_add", args=[org.slug]), fields)
 
     assert response.status_code == 302
-    assert in_stripe(sub).quantity == 12
+    data = in_stripe(sub)
+    assert data.quantity == 12
+    expected = stripe_prorated(
+        old_total=10 * 15_00,
+        new_total=12 * 15_00,
+        period_start=data.current_period_start,
+        period_end=data.current_period_end,
+        at=int(fields["proration_date"]),
+    )
+    assert amount == f"${Decimal(expected) / 100:,.2f}"
     change = SubscriptionChange.objects.get(kind=ChangeKind.SEATS_ADDED)
-    assert f"${change.amount_cents / 100:,.2f}" == amount
+    assert change.amount_cents == expected
     after = client.get(tab(org))
     assertContains(after, "12 seats")
     assertContains(after, "10 → 12 seats")
@@ -129,6 +139,7 @@ def test_a_card_that_needs_authentication_changes_nothing_until_the_bank_check_p
     from django.conf import settings
 
     from billing import services as billing_services
+    from billing import stripe_gateway as gateway
     from tests.billing.conftest import NEEDS_3DS, stripe_js_confirm_setup
     from tests.conftest import actor
 
@@ -170,10 +181,42 @@ def test_a_card_that_needs_authentication_changes_nothing_until_the_bank_check_p
     client.post(complete)
     client.post(complete)  # twice: applied once
 
-    assert in_stripe(sub).quantity == 13
-    change = SubscriptionChange.objects.get(kind=ChangeKind.SEATS_ADDED)
-    assert (change.from_quantity, change.to_quantity, change.amount_cents) == (
-        10,
-        13,
-        pending.amount_cents,
+    data = in_stripe(sub)
+    assert data.quantity == 13
+    expected = stripe_prorated(
+        old_total=10 * 15_00,
+        new_total=13 * 15_00,
+        period_start=data.current_period_start,
+        period_end=data.current_period_end,
+        at=int(fields["proration_date"]),
     )
+    change = SubscriptionChange.objects.get(kind=ChangeKind.SEATS_ADDED)
+    assert (change.from_quantity, change.to_quantity, change.amount_cents) == (10, 13, expected)
+    assert gateway.payment_intent_retrieve(pending.payment_intent_id).amount == expected
+
+
+def test_a_billing_frequency_change_shows_its_next_charge_before_it_is_confirmed(
+    org, owner, admin, member
+):
+    sub = subscribe(org, owner, seats=11)
+    client = client_for(owner)
+    # The tab's form asks for a review; nothing is saved by choosing.
+    assertContains(client.get(tab(org)), reverse("subscriptions_interval_preview", args=[org.slug]))
+
+    page = client.get(
+        reverse("subscriptions_interval_preview", args=[org.slug]), {"interval": "year"}
+    )
+
+    # 11 seats x $15 = $165.00 monthly now; 11 x $15 x 12 = $1,980.00 yearly after the change.
+    text = re.sub(r"\s+", " ", page.content.decode())
+    assert '11 × Kilo Teams, monthly</td><td class="num">$165.00' in text
+    assert 'data-testid="next-charge"><strong>$1,980.00</strong>' in text
+    assert "Nothing is charged now" in text
+    sub.refresh_from_db()
+    assert sub.scheduled_interval == ""  # a preview changes nothing
+
+    client.post(reverse("subscriptions_interval", args=[org.slug]), {"interval": "year"})
+    sub.refresh_from_db()
+    assert sub.scheduled_interval == "year"
+    assert in_stripe(sub).interval == "month"  # Stripe changes at the renewal only
+    assertContains(client.get(tab(org)), "$1,980.00")
