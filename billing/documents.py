@@ -11,6 +11,7 @@ from django.db.models import Max, Q, Sum
 from django.template.loader import render_to_string
 from django.utils import timezone
 
+from kilo_dashboard.money import cents_to_microdollars
 from organizations.models import Organization
 
 from .ledger import account_for
@@ -208,7 +209,7 @@ def receipt_context(document: Document) -> dict:
         "customer": StripeCustomer.objects.filter(organization=document.organization).first(),
         "document": document,
         "payment": payment,
-        "credits": payment.amount_cents * 10_000,
+        "credits": cents_to_microdollars(payment.amount_cents),
     }
 
 

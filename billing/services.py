@@ -18,14 +18,13 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from audit.services import Actor, audit_record
-from kilo_dashboard.templatetags.money import cents
+from kilo_dashboard.money import format_cents as cents
 from organizations.models import Membership, Organization, Role
 
 from . import stripe_gateway as gateway
 from . import sync
 from .ledger import ledger_append
 from .models import (
-    MICRODOLLARS_PER_CENT,
     AutoTopUp,
     LedgerKind,
     LowBalanceAlert,
@@ -577,10 +576,6 @@ def auto_top_up_disable(organization: Organization, *, reason: str) -> None:
             after={"reason": reason},
         )
         transaction.on_commit(lambda: tasks.send_auto_top_up_failed_email.delay(organization.pk))
-
-
-def cents_to_microdollars(cents: int) -> int:
-    return cents * MICRODOLLARS_PER_CENT
 
 
 def usage_debits_post(*, window_id: str, cost_by_organization: dict[int, int]) -> int:

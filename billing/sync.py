@@ -11,12 +11,12 @@ from django.db import transaction
 from django.utils import timezone
 
 from audit.services import Actor, audit_record
-from kilo_dashboard.templatetags.money import cents
+from kilo_dashboard.money import cents_to_microdollars
+from kilo_dashboard.money import format_cents as cents
 
 from . import stripe_gateway as gateway
 from .ledger import ledger_append
 from .models import (
-    MICRODOLLARS_PER_CENT,
     LedgerKind,
     Payment,
     PaymentMethod,
@@ -69,7 +69,7 @@ def payment_intent_sync(payment_intent_id: str) -> Payment | None:
             ledger_append(
                 organization=payment.organization,
                 kind=LedgerKind.PURCHASE,
-                amount_microdollars=intent.amount * MICRODOLLARS_PER_CENT,
+                amount_microdollars=cents_to_microdollars(intent.amount),
                 idempotency_key=f"payment_intent:{intent.id}",
                 description=f"{payment.get_purpose_display()} ({payment.card_label})".strip(),
                 payment=payment,
@@ -144,7 +144,7 @@ def charge_refunds_sync(charge_id: str) -> list[Refund]:
             entry = ledger_append(
                 organization=payment.organization,
                 kind=LedgerKind.REFUND,
-                amount_microdollars=-data.amount * MICRODOLLARS_PER_CENT,
+                amount_microdollars=-cents_to_microdollars(data.amount),
                 idempotency_key=f"refund:{data.id}",
                 description=f"Refund of a {payment.get_purpose_display().lower()}",
                 refund=refund,

@@ -4,7 +4,6 @@ import csv
 import heapq
 import logging
 import zoneinfo
-from decimal import Decimal
 
 from django.conf import settings
 from django.contrib import messages
@@ -17,7 +16,7 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from audit.services import Actor
-from kilo_dashboard.templatetags.money import cents, microdollars
+from kilo_dashboard import money
 from organizations.access import OrgAccess, org_view
 from organizations.permissions import Capability
 from subscriptions.selectors import history_changes
@@ -32,8 +31,6 @@ from .forms import (
     HistoryFilterForm,
     LowBalanceAlertForm,
     PromotionForm,
-    dollars_to_cents,
-    dollars_to_microdollars,
 )
 from .models import PaymentStatus
 from .services import BillingError
@@ -86,17 +83,19 @@ def billing_tab(request: HttpRequest, access: OrgAccess) -> HttpResponse:
         "alert_form": LowBalanceAlertForm(
             initial={
                 "enabled": alert.enabled if alert else False,
-                "threshold": Decimal(alert.threshold_microdollars if alert else 50_000_000)
-                / 1_000_000,
+                "threshold": money.microdollars_field(
+                    alert.threshold_microdollars if alert else 50_000_000
+                ),
                 "recipients": ", ".join(alert.recipients) if alert else "",
             }
         ),
         "top_up_form": AutoTopUpForm(
             initial={
                 "enabled": top_up.enabled if top_up else False,
-                "threshold": Decimal(top_up.threshold_microdollars if top_up else 20_000_000)
-                / 1_000_000,
-                "amount": (top_up.amount_cents if top_up else 10_000) // 100,
+                "threshold": money.microdollars_field(
+                    top_up.threshold_microdollars if top_up else 20_000_000
+                ),
+                "amount": money.cents_field(top_up.amount_cents if top_up else 100_00),
             }
         ),
         "ledger_kinds": HISTORY_KIND_CHOICES[1:],
@@ -109,8 +108,15 @@ def billing_tab(request: HttpRequest, access: OrgAccess) -> HttpResponse:
         return render(request, template, context)
 
 
-def _usd(microdollar_amount: int) -> str:
-    return str(Decimal(microdollar_amount) / Decimal(1_000_000))
+def _change_description(change) -> str:  # noqa: ANN001
+    """As the purchase history table shows it: kind, what changed, and a card charge if any
+    ("Cancellation withdrawn", "Seats added: 5 → 6 seats (charged to card)")."""
+    text = change.get_kind_display()
+    if change.detail:
+        text = f"{text}: {change.detail}"
+    if change.amount_cents:
+        text = f"{text} (charged to card)"
+    return text
 
 
 def _csv_rows(access: OrgAccess, entries, changes):  # noqa: ANN001, ANN202
@@ -128,8 +134,8 @@ def _csv_rows(access: OrgAccess, entries, changes):  # noqa: ANN001, ANN202
             [
                 entry.kind,
                 entry.description,
-                _usd(entry.amount_microdollars),
-                _usd(entry.balance_after_microdollars),
+                money.microdollars_text(entry.amount_microdollars),
+                money.microdollars_text(entry.balance_after_microdollars),
                 str(entry.public_id),
             ],
         )
@@ -140,8 +146,8 @@ def _csv_rows(access: OrgAccess, entries, changes):  # noqa: ANN001, ANN202
             change.created_at,
             [
                 "subscription",
-                f"{change.get_kind_display()}: {change.detail} (charged to card)",
-                str(Decimal(change.amount_cents) / 100),
+                _change_description(change),
+                money.cents_text(change.amount_cents),
                 "",
                 str(change.public_id),
             ],
@@ -278,7 +284,7 @@ def billing_buy_credits(request: HttpRequest, access: OrgAccess) -> HttpResponse
     else:
         messages.success(
             request,
-            f"Payment of {cents(outcome.payment.amount_cents)} received. The credits appear "
+            f"Payment of {money.format_cents(outcome.payment.amount_cents)} received. The credits appear "
             "as soon as Stripe confirms it (usually within seconds).",
         )
     return redirect(_tab(access, "payments"))
@@ -330,7 +336,7 @@ def billing_promotion_redeem(request: HttpRequest, access: OrgAccess) -> HttpRes
     except BillingError as error:
         messages.error(request, str(error))
     else:
-        amount = microdollars(redemption.promotion.amount_microdollars)
+        amount = money.format_microdollars(redemption.promotion.amount_microdollars)
         messages.success(request, f"Code {redemption.promotion.code} applied: {amount} in credits.")
     return redirect(_tab(access, "buy-credits"))
 
@@ -349,7 +355,7 @@ def billing_alert_update(request: HttpRequest, access: OrgAccess) -> HttpRespons
         actor=Actor.from_request(request),
         organization=access.organization,
         enabled=form.cleaned_data["enabled"],
-        threshold_microdollars=dollars_to_microdollars(form.cleaned_data["threshold"]),
+        threshold_microdollars=money.cents_to_microdollars(form.cleaned_data["threshold"]),
         recipients=form.cleaned_data["recipients"],
     )
     messages.success(request, "Low-balance alert saved.")
@@ -368,8 +374,8 @@ def billing_auto_top_up_update(request: HttpRequest, access: OrgAccess) -> HttpR
             actor=Actor.from_request(request),
             organization=access.organization,
             enabled=form.cleaned_data["enabled"],
-            threshold_microdollars=dollars_to_microdollars(form.cleaned_data["threshold"]),
-            amount_cents=dollars_to_cents(form.cleaned_data["amount"]),
+            threshold_microdollars=money.cents_to_microdollars(form.cleaned_data["threshold"]),
+            amount_cents=form.cleaned_data["amount"],
         )
     except BillingError as error:
         messages.error(request, str(error))

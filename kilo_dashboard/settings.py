@@ -13,6 +13,7 @@ import dj_database_url
 from celery.schedules import crontab
 from django.core.exceptions import ImproperlyConfigured
 
+from . import money
 from .env import env_bool, env_int, env_list, env_str
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -247,7 +248,9 @@ if STRIPE_API_DIALECT not in {"stripe", "localstripe"}:
     raise ImproperlyConfigured("STRIPE_API_DIALECT must be stripe or localstripe.")
 STRIPE_WEBHOOK_TOLERANCE_SECONDS = env_int("STRIPE_WEBHOOK_TOLERANCE_SECONDS", 300)
 STRIPE_TIMEOUT_SECONDS = env_int("STRIPE_TIMEOUT_SECONDS", 20)
-BILLING_CURRENCY = "usd"
+# Not configurable: every stored amount is US cents or microdollars (kilo_dashboard/money.py says
+# why). The Stripe gateway sends this; money formatting uses the same constant.
+BILLING_CURRENCY = money.CURRENCY
 
 # --- I18n, time, static -----------------------------------------------------------------------
 LANGUAGE_CODE = "en-us"

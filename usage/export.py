@@ -3,6 +3,7 @@
 import csv
 from collections.abc import Iterator
 
+from kilo_dashboard.money import microdollars_exact_text
 from organizations.models import Organization
 from organizations.selectors import member_names
 
@@ -29,13 +30,6 @@ HEADER = [
 class _Echo:
     def write(self, value: str) -> str:
         return value
-
-
-def usd_text(microdollars: int) -> str:
-    """Exact decimal text of an integer microdollar amount: 1234567 -> "1.234567"."""
-    sign = "-" if microdollars < 0 else ""
-    whole, fraction = divmod(abs(microdollars), 1_000_000)
-    return f"{sign}{whole}.{fraction:06d}"
 
 
 def csv_rows(organization: Organization, filters: UsageFilters) -> Iterator[str]:
@@ -73,7 +67,7 @@ def csv_rows(organization: Organization, filters: UsageFilters) -> Iterator[str]
                 day.isoformat(),
                 emails.get(user_id, f"former member #{user_id}"),
                 *figures[:8],
-                usd_text(cost),
+                microdollars_exact_text(cost),
                 *figures[9:],
             ]
         )
