@@ -82,3 +82,9 @@ class MemberListQuery(forms.Form):
     )
     dir = forms.ChoiceField(required=False, choices=[("asc", "asc"), ("desc", "desc")])
     page = forms.IntegerField(required=False, min_value=1)
+
+
+class RestoreForm(forms.Form):
+    """The Undo button after removing a member: which removal (an audit event id) to undo."""
+
+    removal = forms.UUIDField()
