@@ -27,6 +27,8 @@ class BuyCreditsForm(forms.Form):
         range_message=RANGE_MESSAGE,
         label="Other amount (USD)",
     )
+    # Set only by the confirmation page: the amount, in cents, the person saw and confirmed.
+    confirm_cents = forms.IntegerField(required=False, min_value=0, widget=forms.HiddenInput)
 
     def clean(self) -> dict:
         data = super().clean()

@@ -35,6 +35,10 @@ def cards(organization: Organization) -> list[PaymentMethod]:
     return list(PaymentMethod.objects.filter(organization=organization, detached_at__isnull=True))
 
 
+def auto_top_up(organization: Organization) -> AutoTopUp | None:
+    return AutoTopUp.objects.filter(organization=organization).first()
+
+
 def card_for(organization: Organization, public_id: str) -> PaymentMethod | None:
     return PaymentMethod.objects.filter(
         organization=organization, public_id=public_id, detached_at__isnull=True
@@ -174,7 +178,7 @@ def overview(organization: Organization) -> dict:
         "customer": customer_for(organization),
         "cards": cards(organization),
         "alert": LowBalanceAlert.objects.filter(organization=organization).first(),
-        "top_up": AutoTopUp.objects.filter(organization=organization).first(),
+        "top_up": auto_top_up(organization),
         "payments": recent_payments(organization),
         "documents": documents(organization),
         "invoices": stripe_invoices(organization),

@@ -248,10 +248,34 @@ def billing_card_default(request: HttpRequest, access: OrgAccess, card_id: str) 
     )
 
 
-@require_POST
+@require_http_methods(["GET", "POST"])
 @org_view(Capability.MANAGE_BILLING)
 def billing_card_remove(request: HttpRequest, access: OrgAccess, card_id: str) -> HttpResponse:
-    return _card_action(request, access, card_id, services.card_remove, "{card} removed.")
+    """GET asks "Remove Visa ···· 4242?"; the POST from that page removes it."""
+    if request.method == "POST":
+        return _card_action(request, access, card_id, services.card_remove, "{card} removed.")
+    method = selectors.card_for(access.organization, card_id)
+    if method is None:
+        raise Http404("No such card.")
+    # The card that takes over as default: the newest other one, as services.card_remove picks.
+    others = sorted(
+        (c for c in selectors.cards(access.organization) if c.pk != method.pk),
+        key=lambda c: c.created_at,
+        reverse=True,
+    )
+    return render(
+        request,
+        "billing/card_remove.html",
+        {
+            "access": access,
+            "org": access.organization,
+            "active_tab": "billing",
+            "card": method,
+            "successor": others[0] if method.is_default and others else None,
+            "last_card": not others,
+            "top_up": selectors.auto_top_up(access.organization),
+        },
+    )
 
 
 # --- credits ------------------------------------------------------------------------------------
@@ -264,6 +288,10 @@ def billing_buy_credits(request: HttpRequest, access: OrgAccess) -> HttpResponse
     if not form.is_valid():
         messages.error(request, " ".join(form.non_field_errors()) or "Check the amount.")
         return redirect(_tab(access, "buy-credits"))
+    amount_cents = form.cleaned_data["amount_cents"]
+    if form.cleaned_data.get("confirm_cents") != amount_cents:
+        # Nothing is charged until the person has seen the amount and the card and said yes.
+        return _buy_confirmation(request, access, form)
     try:
         outcome = services.credits_purchase(
             actor=Actor.from_request(request),
@@ -288,6 +316,30 @@ def billing_buy_credits(request: HttpRequest, access: OrgAccess) -> HttpResponse
             "as soon as Stripe confirms it (usually within seconds).",
         )
     return redirect(_tab(access, "payments"))
+
+
+def _buy_confirmation(
+    request: HttpRequest, access: OrgAccess, form: BuyCreditsForm
+) -> HttpResponse:
+    card = services.default_card(access.organization)
+    if card is None:
+        messages.error(request, "Add a card first: credits are charged to the default card.")
+        return redirect(_tab(access, "payment-methods"))
+    amount_cents = form.cleaned_data["amount_cents"]
+    return render(
+        request,
+        "billing/buy_confirm.html",
+        {
+            "access": access,
+            "org": access.organization,
+            "active_tab": "billing",
+            "amount_cents": amount_cents,
+            "amount_field": money.cents_field(amount_cents),
+            "card": card,
+            # A confirmation for another amount came in (e.g. edited in another tab): say so.
+            "amount_changed": form.cleaned_data.get("confirm_cents") is not None,
+        },
+    )
 
 
 @require_GET

@@ -122,9 +122,7 @@ ACCESS: dict[str, Spec] = {
     ),
     "invitation_resend": Spec(post=MANAGERS_POST, records="invitation.resent"),
     # GET is the confirmation page ("Revoke the invitation to ...?"), POST does it.
-    "invitation_revoke": Spec(
-        get=MANAGERS_GET, post=MANAGERS_POST, records="invitation.revoked"
-    ),
+    "invitation_revoke": Spec(get=MANAGERS_GET, post=MANAGERS_POST, records="invitation.revoked"),
     # The target (member_id) is a second admin: only an owner may unmake or remove an admin.
     "member_change_role": Spec(
         post=OWNER_ONLY_POST,
