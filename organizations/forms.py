@@ -45,7 +45,11 @@ class PolicyForm(forms.Form):
     usage_analytics = forms.BooleanField(
         label="Usage analytics",
         required=False,
-        help_text="Record internal usage analytics for the Usage tab.",
+        help_text=(
+            "Show usage per member on the Usage tab (member charts, table, filter and the "
+            "member column of the CSV). Off: nobody sees figures per member; organization "
+            "totals and billing continue, and each member still sees their own usage."
+        ),
     )
 
 

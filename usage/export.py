@@ -8,7 +8,7 @@ from organizations.models import Organization
 from organizations.selectors import member_names
 
 from .filters import UsageFilters
-from .models import DailyRollup
+from .models import DailyRollup, ModelDailyRollup
 
 HEADER = [
     "date",
@@ -70,4 +70,39 @@ def csv_rows(organization: Organization, filters: UsageFilters) -> Iterator[str]
                 microdollars_exact_text(cost),
                 *figures[9:],
             ]
+        )
+
+
+ORGANIZATION_HEADER = [name for name in HEADER if name != "member_email"]
+
+
+def organization_csv_rows(organization: Organization, filters: UsageFilters) -> Iterator[str]:
+    """The export when usage analytics is off: organization totals per day and model, with no
+    member column (from the per-model daily rollup, which holds no user)."""
+    writer = csv.writer(_Echo())
+    yield writer.writerow(ORGANIZATION_HEADER)
+    queryset = ModelDailyRollup.objects.filter(
+        organization_id=organization.pk, day__gte=filters.start, day__lte=filters.end
+    )
+    if filters.model:
+        queryset = queryset.filter(model=filters.model)
+    if filters.provider:
+        queryset = queryset.filter(provider=filters.provider)
+    rows = queryset.order_by("day", "model", "provider").values_list(
+        "day",
+        "model",
+        "provider",
+        "requests",
+        "errors",
+        "input_tokens",
+        "output_tokens",
+        "cache_read_tokens",
+        "cache_write_tokens",
+        "cost_microdollars",
+        "latency_p50_ms",
+        "latency_p95_ms",
+    )
+    for day, *figures in rows.iterator(chunk_size=2000):
+        yield writer.writerow(
+            [day.isoformat(), *figures[:8], microdollars_exact_text(figures[8]), *figures[9:]]
         )
