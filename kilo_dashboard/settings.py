@@ -51,6 +51,8 @@ INSTALLED_APPS = [
     "django_htmx",
     "allauth",
     "allauth.account",
+    "allauth.mfa",  # TOTP and recovery codes, managed from the Account page
+    "allauth.usersessions",  # the Account page's list of signed-in sessions
     "kilo_dashboard",
     "accounts",
     "audit",
@@ -71,6 +73,7 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "allauth.account.middleware.AccountMiddleware",
+    "allauth.usersessions.middleware.UserSessionsMiddleware",
 ]
 
 if PRODUCTION:  # runserver and the test live server serve static files themselves
@@ -188,6 +191,9 @@ ACCOUNT_LOGIN_ON_PASSWORD_RESET = False
 ACCOUNT_SESSION_REMEMBER = None
 ACCOUNT_EMAIL_SUBJECT_PREFIX = "[Kilo] "
 ACCOUNT_DEFAULT_HTTP_PROTOCOL = "https" if PRODUCTION else "http"
+MFA_SUPPORTED_TYPES = ["totp", "recovery_codes"]
+MFA_TOTP_ISSUER = "Kilo Teams"
+USERSESSIONS_TRACK_ACTIVITY = True  # last seen time and IP per session, for the Account page
 # allauth's defaults, spelled out: they are enforced through the cache (Redis outside the demo).
 ACCOUNT_RATE_LIMITS = {
     "login": "30/m/ip",
