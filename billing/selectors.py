@@ -66,6 +66,25 @@ def recent_payments(organization: Organization, limit: int = 20) -> list[Payment
     )
 
 
+# How long after a payment succeeded its row keeps waiting for the receipt PDF (rendered by a
+# task); past that the page stops asking and a failed rendering is retried by the hourly task.
+RECEIPT_WAIT = timedelta(minutes=10)
+
+
+def payment_settling(payment: Payment) -> bool:
+    """Whether the payment's row should refresh itself: Stripe has not settled it yet, or it
+    succeeded a moment ago and its receipt is still being made."""
+    if payment.status == PaymentStatus.PROCESSING:
+        return True
+    if payment.status != PaymentStatus.SUCCEEDED:
+        return False
+    receipt = getattr(payment, "receipt", None)
+    if receipt is not None and receipt.is_issued:
+        return False
+    settled_at = payment.succeeded_at or payment.updated_at
+    return timezone.now() - settled_at < RECEIPT_WAIT
+
+
 def documents(organization: Organization, limit: int = 24) -> list[Document]:
     return list(
         Document.objects.filter(organization=organization, issued_at__isnull=False)

@@ -68,6 +68,8 @@ def billing_tab(request: HttpRequest, access: OrgAccess) -> HttpResponse:
     history_form, history = _history_filters(request, access)
     data = selectors.overview(organization)
     alert, top_up = data["alert"], data["top_up"]
+    for payment in data["payments"]:
+        payment.settling = selectors.payment_settling(payment)
     context = {
         **data,
         "access": access,
@@ -340,6 +342,23 @@ def _buy_confirmation(
             "amount_changed": form.cleaned_data.get("confirm_cents") is not None,
         },
     )
+
+
+@require_GET
+@org_view(Capability.VIEW_BILLING)
+def billing_payment_row(request: HttpRequest, access: OrgAccess, payment_id: str) -> HttpResponse:
+    """One row of the Payment history, polled by the row itself while the payment settles."""
+    payment = selectors.payment_for(access.organization, payment_id)
+    if payment is None:
+        raise Http404("No such payment.")
+    payment.settling = selectors.payment_settling(payment)
+    with timezone.override(access.organization.time_zone):
+        response = render(
+            request, "billing/_payment_row.html", {"payment": payment, "org": access.organization}
+        )
+    if not payment.settling:  # the last poll: let the summary (balance) refresh once
+        response["HX-Trigger"] = "billing-payment-settled"
+    return response
 
 
 @require_GET

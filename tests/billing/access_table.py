@@ -29,6 +29,7 @@ ACCESS: dict[str, dict] = {
     "billing_tab": {"method": "GET", **VIEWERS_GET},
     "billing_history_csv": {"method": "GET", **VIEWERS_GET},
     "billing_document_download": {"method": "GET", **VIEWERS_GET},
+    "billing_payment_row": {"method": "GET", **VIEWERS_GET},
     "billing_card_new": {"method": "GET", **OWNER_ONLY_GET},
     "billing_details": {"method": "GET", **OWNER_ONLY_GET},
     "billing_payment_authenticate": {"method": "GET", **OWNER_ONLY_POST},  # succeeded: redirect
