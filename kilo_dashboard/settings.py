@@ -73,7 +73,7 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "allauth.account.middleware.AccountMiddleware",
-    "allauth.usersessions.middleware.UserSessionsMiddleware",
+    "kilo_dashboard.session_activity.SessionActivityMiddleware",
 ]
 
 if PRODUCTION:  # runserver and the test live server serve static files themselves
@@ -193,7 +193,8 @@ ACCOUNT_EMAIL_SUBJECT_PREFIX = "[Kilo] "
 ACCOUNT_DEFAULT_HTTP_PROTOCOL = "https" if PRODUCTION else "http"
 MFA_SUPPORTED_TYPES = ["totp", "recovery_codes"]
 MFA_TOTP_ISSUER = "Kilo Teams"
-USERSESSIONS_TRACK_ACTIVITY = True  # last seen time and IP per session, for the Account page
+# allauth's tracking writes the session row on every request; ours at most every 5 minutes.
+USERSESSIONS_TRACK_ACTIVITY = False
 # allauth's defaults, spelled out: they are enforced through the cache (Redis outside the demo).
 ACCOUNT_RATE_LIMITS = {
     "login": "30/m/ip",

@@ -1,12 +1,16 @@
 """The Account page: name (audited), email addresses, two-factor authentication, sessions, all
 in our layout; allauth's management pages share its navigation."""
 
+from datetime import timedelta
+
 import pytest
 from allauth.account.models import EmailAddress
 from allauth.mfa.models import Authenticator
 from allauth.mfa.recovery_codes.internal.auth import RecoveryCodes
+from allauth.usersessions.models import UserSession
 from django.test import Client
 from django.urls import reverse
+from django.utils import timezone
 from pytest_django.asserts import assertContains
 
 from audit.models import AuditEvent
@@ -93,3 +97,20 @@ def test_allauths_management_pages_render_in_our_layout_with_the_account_nav(own
 def test_anonymous_visitors_are_sent_to_log_in():
     response = Client().get(reverse("account_profile"))
     assert response.status_code == 302 and "/accounts/login/" in response["Location"]
+
+
+def test_last_seen_is_written_at_most_every_five_minutes(owner, time_machine):
+    time_machine.move_to(timezone.now(), tick=False)
+    client = _logged_in(owner, "Mozilla/5.0 Laptop")
+    [session] = UserSession.objects.filter(user=owner)
+    signed_in = session.last_seen_at
+
+    time_machine.shift(timedelta(minutes=4))
+    client.get(reverse("account_profile"))
+    session.refresh_from_db()
+    assert session.last_seen_at == signed_in  # no write within the five minutes
+
+    time_machine.shift(timedelta(minutes=2))
+    client.get(reverse("account_profile"))
+    session.refresh_from_db()
+    assert session.last_seen_at == signed_in + timedelta(minutes=6)
