@@ -2,7 +2,7 @@ from django.contrib import admin, messages
 from django.http import HttpRequest
 
 from audit.services import Actor
-from kilo_dashboard.templatetags.money import cents
+from kilo_dashboard.money import format_cents as cents
 
 from . import refunds
 from .models import (

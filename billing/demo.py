@@ -13,6 +13,7 @@ from django.conf import settings
 from django.utils import timezone
 
 from audit.services import Actor
+from kilo_dashboard.money import format_cents
 from organizations.models import Membership, Organization, Role
 
 from . import documents, refunds, services, stripe_gateway, sync, usage_debits
@@ -99,7 +100,7 @@ def _seed(slug: str) -> list[str]:
         # What the payment_intent.succeeded handler does (seed_demo runs in one transaction,
         # so queued handling would only happen at its very end).
         sync.payment_intent_sync(outcome.payment.stripe_payment_intent_id)
-        done.append(f"bought ${cents // 100:,} of credits")
+        done.append(f"bought {format_cents(cents)} of credits")
 
     promotion, _ = PromotionCode.objects.get_or_create(
         code=DEMO_PROMO,

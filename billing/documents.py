@@ -12,6 +12,7 @@ from django.template.loader import render_to_string
 from django.utils import timezone
 
 from kilo_dashboard.jobs import enqueue
+from kilo_dashboard.money import cents_to_microdollars
 from organizations.models import Organization
 
 from .ledger import account_for
@@ -227,7 +228,7 @@ def receipt_context(document: Document) -> dict:
         "customer": StripeCustomer.objects.filter(organization=document.organization).first(),
         "document": document,
         "payment": payment,
-        "credits": payment.amount_cents * 10_000,
+        "credits": cents_to_microdollars(payment.amount_cents),
     }
 
 

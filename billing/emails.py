@@ -34,6 +34,7 @@ def send_low_balance(organization_id: int, balance_microdollars: int) -> None:
             "threshold": alert.threshold_microdollars,
             "billing_url": _billing_url(organization),
         },
+        time_zone=organization.time_zone,
     )
 
 
@@ -48,4 +49,5 @@ def send_auto_top_up_failed(organization_id: int) -> None:
             "reason": top_up.disabled_reason,
             "billing_url": _billing_url(organization),
         },
+        time_zone=organization.time_zone,
     )

@@ -1,50 +1,50 @@
-"""Input parsing for the Billing tab. Dollars typed by people become integer cents here."""
+"""Input parsing for the Billing tab. Dollars typed by people become integer cents here,
+through kilo_dashboard.money (DollarsField)."""
 
 from datetime import date
-from decimal import Decimal
 
 from django import forms
 from django.core.validators import validate_email
 
+from kilo_dashboard.money import format_whole_cents
+from kilo_dashboard.money_fields import DollarsField
+
 from .models import LedgerKind
 from .services import MAX_PURCHASE_CENTS, MIN_PURCHASE_CENTS, PRESET_PURCHASES_CENTS
 
-
-def dollars_to_cents(value: Decimal) -> int:
-    return int((value * 100).to_integral_value())
-
-
-def dollars_to_microdollars(value: Decimal) -> int:
-    return int((value * 1_000_000).to_integral_value())
+RANGE_MESSAGE = "Choose an amount between $10 and $10,000."
+MAX_THRESHOLD_CENTS = 1_000_000_00  # a million dollars: beyond that a threshold is a typo
 
 
 class BuyCreditsForm(forms.Form):
     preset = forms.TypedChoiceField(
-        choices=[(str(c), f"${c // 100:,}") for c in PRESET_PURCHASES_CENTS]
+        choices=[(str(c), format_whole_cents(c)) for c in PRESET_PURCHASES_CENTS]
         + [("custom", "Other")],
         required=False,
     )
-    custom_amount = forms.DecimalField(
+    custom_amount = DollarsField(
         required=False,
-        min_value=Decimal(10),
-        max_value=Decimal(10_000),
-        decimal_places=2,
+        min_cents=MIN_PURCHASE_CENTS,
+        max_cents=MAX_PURCHASE_CENTS,
+        range_message=RANGE_MESSAGE,
         label="Other amount (USD)",
     )
+    # Set only by the confirmation page: the amount, in cents, the person saw and confirmed.
+    confirm_cents = forms.IntegerField(required=False, min_value=0, widget=forms.HiddenInput)
 
     def clean(self) -> dict:
         data = super().clean()
         preset = data.get("preset")
         if self.errors.get("custom_amount"):
-            raise forms.ValidationError("Choose an amount between $10 and $10,000.")
+            raise forms.ValidationError(self.errors["custom_amount"][0])
         if data.get("custom_amount") is not None:  # a typed amount wins over the default preset
-            data["amount_cents"] = dollars_to_cents(data["custom_amount"])
+            data["amount_cents"] = data["custom_amount"]
         elif preset and preset != "custom":
             data["amount_cents"] = int(preset)
         else:
-            raise forms.ValidationError("Choose an amount between $10 and $10,000.")
+            raise forms.ValidationError(RANGE_MESSAGE)
         if not MIN_PURCHASE_CENTS <= data["amount_cents"] <= MAX_PURCHASE_CENTS:
-            raise forms.ValidationError("Choose an amount between $10 and $10,000.")
+            raise forms.ValidationError(RANGE_MESSAGE)
         return data
 
 
@@ -58,12 +58,7 @@ class CardConfirmForm(forms.Form):
 
 class LowBalanceAlertForm(forms.Form):
     enabled = forms.BooleanField(required=False, label="Email when the balance falls below")
-    threshold = forms.DecimalField(
-        min_value=Decimal(0),
-        max_value=Decimal(1_000_000),
-        decimal_places=2,
-        label="Threshold (USD)",
-    )
+    threshold = DollarsField(min_cents=0, max_cents=MAX_THRESHOLD_CENTS, label="Threshold (USD)")
     recipients = forms.CharField(
         required=False,
         label="Recipients",
@@ -87,14 +82,14 @@ class LowBalanceAlertForm(forms.Form):
 
 class AutoTopUpForm(forms.Form):
     enabled = forms.BooleanField(required=False, label="Top up automatically")
-    threshold = forms.DecimalField(
-        min_value=Decimal(0),
-        max_value=Decimal(1_000_000),
-        decimal_places=2,
-        label="When the balance falls below (USD)",
+    threshold = DollarsField(
+        min_cents=0, max_cents=MAX_THRESHOLD_CENTS, label="When the balance falls below (USD)"
     )
-    amount = forms.DecimalField(
-        min_value=Decimal(10), max_value=Decimal(10_000), decimal_places=2, label="Buy (USD)"
+    amount = DollarsField(
+        min_cents=MIN_PURCHASE_CENTS,
+        max_cents=MAX_PURCHASE_CENTS,
+        range_message="The top-up amount must be between $10 and $10,000.",
+        label="Buy (USD)",
     )
 
 

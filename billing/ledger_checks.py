@@ -14,11 +14,11 @@ from dataclasses import dataclass
 
 from django.db.models import Count, Sum
 
+from kilo_dashboard.money import cents_to_microdollars
 from usage.selectors import daily_costs
 
 from .ledger import SIGN_RULES
 from .models import (
-    MICRODOLLARS_PER_CENT,
     BillingAccount,
     CreditLedgerEntry,
     LedgerKind,
@@ -109,7 +109,7 @@ def _payments(report) -> None:  # noqa: ANN001
         .distinct()
     )
     for pk, public_id, org, status, amount_cents, refunded_cents in payments:
-        paid = amount_cents * MICRODOLLARS_PER_CENT
+        paid = cents_to_microdollars(amount_cents)
         purchase_total, purchases = ledger[pk].get(LedgerKind.PURCHASE, (0, 0))
         refund_total, _ = ledger[pk].get(LedgerKind.REFUND, (0, 0))
         if orgs_of_entries.get(pk) != org:
@@ -120,11 +120,11 @@ def _payments(report) -> None:  # noqa: ANN001
             report(org, f"payment {public_id}: credited {purchase_total} for {paid} paid")
         if -refund_total > purchase_total:
             report(org, f"payment {public_id}: refunds {-refund_total} exceed payment {paid}")
-        if -refund_total != refunded_cents * MICRODOLLARS_PER_CENT:
+        if -refund_total != cents_to_microdollars(refunded_cents):
             report(
                 org,
                 f"payment {public_id}: refund entries {-refund_total} != "
-                f"refunded {refunded_cents * MICRODOLLARS_PER_CENT}",
+                f"refunded {cents_to_microdollars(refunded_cents)}",
             )
 
 

@@ -12,8 +12,6 @@ from django.db import models
 
 from organizations.models import Organization
 
-MICRODOLLARS_PER_CENT = 10_000
-
 
 class StripeCustomer(models.Model):
     """The organization's customer in Stripe, created the first time billing needs one."""
@@ -429,7 +427,7 @@ class LowBalanceAlert(models.Model):
         Organization, on_delete=models.CASCADE, related_name="low_balance_alert"
     )
     enabled = models.BooleanField(default=False)
-    threshold_microdollars = models.BigIntegerField(default=50 * 1_000_000)
+    threshold_microdollars = models.BigIntegerField(default=50_000_000)  # $50
     recipients = models.JSONField(default=list, blank=True, help_text="Email addresses.")
     # True while the balance is below the threshold and the email for this crossing went out.
     alerted = models.BooleanField(default=False)
@@ -444,7 +442,7 @@ class AutoTopUp(models.Model):
         Organization, on_delete=models.CASCADE, related_name="auto_top_up"
     )
     enabled = models.BooleanField(default=False)
-    threshold_microdollars = models.BigIntegerField(default=20 * 1_000_000)
+    threshold_microdollars = models.BigIntegerField(default=20_000_000)  # $20
     amount_cents = models.PositiveIntegerField(default=100_00)
     # "At most once per period": the period is the calendar month in the org's time zone.
     last_charged_period = models.CharField(max_length=7, blank=True, help_text="YYYY-MM")

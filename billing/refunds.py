@@ -20,12 +20,12 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from audit.services import Actor, audit_record
-from kilo_dashboard.templatetags.money import cents
+from kilo_dashboard.money import cents_to_microdollars
+from kilo_dashboard.money import format_cents as cents
 
 from . import stripe_gateway as gateway
 from .balance import ledger_post
 from .models import (
-    MICRODOLLARS_PER_CENT,
     LedgerKind,
     Payment,
     PaymentStatus,
@@ -162,7 +162,7 @@ def _settle(payment: Payment, refund: Refund) -> None:
     entry = ledger_post(
         organization=payment.organization,
         kind=LedgerKind.REFUND,
-        amount_microdollars=-refund.amount_cents * MICRODOLLARS_PER_CENT,
+        amount_microdollars=-cents_to_microdollars(refund.amount_cents),
         idempotency_key=f"refund:{refund.stripe_id}",
         description=f"Refund of a {payment.get_purpose_display().lower()}",
         refund=refund,

@@ -35,6 +35,10 @@ def cards(organization: Organization) -> list[PaymentMethod]:
     return list(PaymentMethod.objects.filter(organization=organization, detached_at__isnull=True))
 
 
+def auto_top_up(organization: Organization) -> AutoTopUp | None:
+    return AutoTopUp.objects.filter(organization=organization).first()
+
+
 def card_for(organization: Organization, public_id: str) -> PaymentMethod | None:
     return PaymentMethod.objects.filter(
         organization=organization, public_id=public_id, detached_at__isnull=True
@@ -60,6 +64,25 @@ def recent_payments(organization: Organization, limit: int = 20) -> list[Payment
         .select_related("receipt")
         .order_by("-created_at")[:limit]
     )
+
+
+# How long after a payment succeeded its row keeps waiting for the receipt PDF (rendered by a
+# task); past that the page stops asking and a failed rendering is retried by the hourly task.
+RECEIPT_WAIT = timedelta(minutes=10)
+
+
+def payment_settling(payment: Payment) -> bool:
+    """Whether the payment's row should refresh itself: Stripe has not settled it yet, or it
+    succeeded a moment ago and its receipt is still being made."""
+    if payment.status == PaymentStatus.PROCESSING:
+        return True
+    if payment.status != PaymentStatus.SUCCEEDED:
+        return False
+    receipt = getattr(payment, "receipt", None)
+    if receipt is not None and receipt.is_issued:
+        return False
+    settled_at = payment.succeeded_at or payment.updated_at
+    return timezone.now() - settled_at < RECEIPT_WAIT
 
 
 def documents(organization: Organization, limit: int = 24) -> list[Document]:
@@ -174,7 +197,7 @@ def overview(organization: Organization) -> dict:
         "customer": customer_for(organization),
         "cards": cards(organization),
         "alert": LowBalanceAlert.objects.filter(organization=organization).first(),
-        "top_up": AutoTopUp.objects.filter(organization=organization).first(),
+        "top_up": auto_top_up(organization),
         "payments": recent_payments(organization),
         "documents": documents(organization),
         "invoices": stripe_invoices(organization),

@@ -17,14 +17,13 @@ from django.utils import timezone
 
 from audit.services import Actor, audit_record
 from kilo_dashboard.jobs import enqueue
-from kilo_dashboard.templatetags.money import cents
+from kilo_dashboard.money import format_cents as cents
 from organizations.models import Membership, Organization, Role
 
 from . import stripe_gateway as gateway
 from . import sync
 from .balance import ledger_post, period_key
 from .models import (
-    MICRODOLLARS_PER_CENT,
     AutoTopUp,
     LedgerKind,
     LowBalanceAlert,
@@ -515,5 +514,3 @@ def auto_top_up_disable(organization: Organization, *, reason: str) -> None:
         )
 
 
-def cents_to_microdollars(cents: int) -> int:
-    return cents * MICRODOLLARS_PER_CENT

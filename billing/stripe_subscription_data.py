@@ -9,6 +9,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from kilo_dashboard.money import divide_half_up
+
 from .stripe_data import _id
 
 
@@ -136,8 +138,7 @@ def parse_proration_preview(d: dict, proration_date: int) -> ProrationPreview:
 
 
 def _round_half_up(numerator: int, denominator: int) -> int:
-    sign = -1 if numerator < 0 else 1
-    return sign * ((2 * abs(numerator) + denominator) // (2 * denominator))
+    return divide_half_up(numerator, denominator)
 
 
 def prorate(

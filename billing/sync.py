@@ -11,13 +11,13 @@ from django.db import transaction
 from django.utils import timezone
 
 from audit.services import Actor, audit_record
-from kilo_dashboard.templatetags.money import cents
+from kilo_dashboard.money import cents_to_microdollars
+from kilo_dashboard.money import format_cents as cents
 from organizations.models import Organization
 
 from . import stripe_gateway as gateway
 from .balance import ledger_post
 from .models import (
-    MICRODOLLARS_PER_CENT,
     LedgerKind,
     Payment,
     PaymentMethod,
@@ -70,7 +70,7 @@ def payment_intent_sync(payment_intent_id: str) -> Payment | None:
             ledger_post(
                 organization=payment.organization,
                 kind=LedgerKind.PURCHASE,
-                amount_microdollars=intent.amount * MICRODOLLARS_PER_CENT,
+                amount_microdollars=cents_to_microdollars(intent.amount),
                 idempotency_key=f"payment_intent:{intent.id}",
                 description=f"{payment.get_purpose_display()} ({payment.card_label})".strip(),
                 payment=payment,

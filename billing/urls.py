@@ -20,6 +20,11 @@ org_scoped = [
     ),
     path("billing/credits/buy/", views.billing_buy_credits, name="billing_buy_credits"),
     path(
+        "billing/payments/<uuid:payment_id>/row/",
+        views.billing_payment_row,
+        name="billing_payment_row",
+    ),
+    path(
         "billing/payments/<uuid:payment_id>/authenticate/",
         views.billing_payment_authenticate,
         name="billing_payment_authenticate",

@@ -3,7 +3,6 @@
 import heapq
 import logging
 import zoneinfo
-from decimal import Decimal
 
 from django.conf import settings
 from django.contrib import messages
@@ -14,8 +13,8 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from audit.services import Actor
+from kilo_dashboard import money
 from kilo_dashboard.csv_export import csv_lines
-from kilo_dashboard.templatetags.money import cents, microdollars
 from organizations.access import OrgAccess, org_view
 from organizations.permissions import Capability
 from subscriptions.selectors import history_changes
@@ -30,8 +29,6 @@ from .forms import (
     HistoryFilterForm,
     LowBalanceAlertForm,
     PromotionForm,
-    dollars_to_cents,
-    dollars_to_microdollars,
 )
 from .models import PaymentStatus
 from .seat_charges import seat_charges_for
@@ -70,6 +67,8 @@ def billing_tab(request: HttpRequest, access: OrgAccess) -> HttpResponse:
     history_form, history = _history_filters(request, access)
     data = selectors.overview(organization)
     alert, top_up = data["alert"], data["top_up"]
+    for payment in data["payments"]:
+        payment.settling = selectors.payment_settling(payment)
     context = {
         **data,
         "access": access,
@@ -86,17 +85,19 @@ def billing_tab(request: HttpRequest, access: OrgAccess) -> HttpResponse:
         "alert_form": LowBalanceAlertForm(
             initial={
                 "enabled": alert.enabled if alert else False,
-                "threshold": Decimal(alert.threshold_microdollars if alert else 50_000_000)
-                / 1_000_000,
+                "threshold": money.microdollars_field(
+                    alert.threshold_microdollars if alert else 50_000_000
+                ),
                 "recipients": ", ".join(alert.recipients) if alert else "",
             }
         ),
         "top_up_form": AutoTopUpForm(
             initial={
                 "enabled": top_up.enabled if top_up else False,
-                "threshold": Decimal(top_up.threshold_microdollars if top_up else 20_000_000)
-                / 1_000_000,
-                "amount": (top_up.amount_cents if top_up else 10_000) // 100,
+                "threshold": money.microdollars_field(
+                    top_up.threshold_microdollars if top_up else 20_000_000
+                ),
+                "amount": money.cents_field(top_up.amount_cents if top_up else 100_00),
             }
         ),
         "ledger_kinds": HISTORY_KIND_CHOICES[1:],
@@ -109,8 +110,15 @@ def billing_tab(request: HttpRequest, access: OrgAccess) -> HttpResponse:
         return render(request, template, context)
 
 
-def _usd(microdollar_amount: int) -> str:
-    return str(Decimal(microdollar_amount) / Decimal(1_000_000))
+def _change_description(change) -> str:  # noqa: ANN001
+    """As the purchase history table shows it: kind, what changed, and a card charge if any
+    ("Cancellation withdrawn", "Seats added: 5 → 6 seats (charged to card)")."""
+    text = change.get_kind_display()
+    if change.detail:
+        text = f"{text}: {change.detail}"
+    if change.amount_cents:
+        text = f"{text} (charged to card)"
+    return text
 
 
 def _csv_rows(access: OrgAccess, entries, changes):  # noqa: ANN001, ANN202
@@ -128,8 +136,8 @@ def _csv_rows(access: OrgAccess, entries, changes):  # noqa: ANN001, ANN202
             [
                 entry.kind,
                 entry.description,
-                _usd(entry.amount_microdollars),
-                _usd(entry.balance_after_microdollars),
+                money.microdollars_text(entry.amount_microdollars),
+                money.microdollars_text(entry.balance_after_microdollars),
                 str(entry.public_id),
             ],
         )
@@ -140,8 +148,8 @@ def _csv_rows(access: OrgAccess, entries, changes):  # noqa: ANN001, ANN202
             change.created_at,
             [
                 "subscription",
-                f"{change.get_kind_display()}: {change.detail} (charged to card)",
-                str(Decimal(change.amount_cents) / 100),
+                _change_description(change),
+                money.cents_text(change.amount_cents),
                 "",
                 str(change.public_id),
             ],
@@ -242,10 +250,34 @@ def billing_card_default(request: HttpRequest, access: OrgAccess, card_id: str) 
     )
 
 
-@require_POST
+@require_http_methods(["GET", "POST"])
 @org_view(Capability.MANAGE_BILLING)
 def billing_card_remove(request: HttpRequest, access: OrgAccess, card_id: str) -> HttpResponse:
-    return _card_action(request, access, card_id, services.card_remove, "{card} removed.")
+    """GET asks "Remove Visa ···· 4242?"; the POST from that page removes it."""
+    if request.method == "POST":
+        return _card_action(request, access, card_id, services.card_remove, "{card} removed.")
+    method = selectors.card_for(access.organization, card_id)
+    if method is None:
+        raise Http404("No such card.")
+    # The card that takes over as default: the newest other one, as services.card_remove picks.
+    others = sorted(
+        (c for c in selectors.cards(access.organization) if c.pk != method.pk),
+        key=lambda c: c.created_at,
+        reverse=True,
+    )
+    return render(
+        request,
+        "billing/card_remove.html",
+        {
+            "access": access,
+            "org": access.organization,
+            "active_tab": "billing",
+            "card": method,
+            "successor": others[0] if method.is_default and others else None,
+            "last_card": not others,
+            "top_up": selectors.auto_top_up(access.organization),
+        },
+    )
 
 
 # --- credits ------------------------------------------------------------------------------------
@@ -258,6 +290,10 @@ def billing_buy_credits(request: HttpRequest, access: OrgAccess) -> HttpResponse
     if not form.is_valid():
         messages.error(request, " ".join(form.non_field_errors()) or "Check the amount.")
         return redirect(_tab(access, "buy-credits"))
+    amount_cents = form.cleaned_data["amount_cents"]
+    if form.cleaned_data.get("confirm_cents") != amount_cents:
+        # Nothing is charged until the person has seen the amount and the card and said yes.
+        return _buy_confirmation(request, access, form)
     try:
         outcome = services.credits_purchase(
             actor=Actor.from_request(request),
@@ -278,10 +314,51 @@ def billing_buy_credits(request: HttpRequest, access: OrgAccess) -> HttpResponse
     else:
         messages.success(
             request,
-            f"Payment of {cents(outcome.payment.amount_cents)} received. The credits appear "
+            f"Payment of {money.format_cents(outcome.payment.amount_cents)} received. The credits appear "
             "as soon as Stripe confirms it (usually within seconds).",
         )
     return redirect(_tab(access, "payments"))
+
+
+def _buy_confirmation(
+    request: HttpRequest, access: OrgAccess, form: BuyCreditsForm
+) -> HttpResponse:
+    card = services.default_card(access.organization)
+    if card is None:
+        messages.error(request, "Add a card first: credits are charged to the default card.")
+        return redirect(_tab(access, "payment-methods"))
+    amount_cents = form.cleaned_data["amount_cents"]
+    return render(
+        request,
+        "billing/buy_confirm.html",
+        {
+            "access": access,
+            "org": access.organization,
+            "active_tab": "billing",
+            "amount_cents": amount_cents,
+            "amount_field": money.cents_field(amount_cents),
+            "card": card,
+            # A confirmation for another amount came in (e.g. edited in another tab): say so.
+            "amount_changed": form.cleaned_data.get("confirm_cents") is not None,
+        },
+    )
+
+
+@require_GET
+@org_view(Capability.VIEW_BILLING)
+def billing_payment_row(request: HttpRequest, access: OrgAccess, payment_id: str) -> HttpResponse:
+    """One row of the Payment history, polled by the row itself while the payment settles."""
+    payment = selectors.payment_for(access.organization, payment_id)
+    if payment is None:
+        raise Http404("No such payment.")
+    payment.settling = selectors.payment_settling(payment)
+    with timezone.override(access.organization.time_zone):
+        response = render(
+            request, "billing/_payment_row.html", {"payment": payment, "org": access.organization}
+        )
+    if not payment.settling:  # the last poll: let the summary (balance) refresh once
+        response["HX-Trigger"] = "billing-payment-settled"
+    return response
 
 
 @require_GET
@@ -330,7 +407,7 @@ def billing_promotion_redeem(request: HttpRequest, access: OrgAccess) -> HttpRes
     except BillingError as error:
         messages.error(request, str(error))
     else:
-        amount = microdollars(redemption.promotion.amount_microdollars)
+        amount = money.format_microdollars(redemption.promotion.amount_microdollars)
         messages.success(request, f"Code {redemption.promotion.code} applied: {amount} in credits.")
     return redirect(_tab(access, "buy-credits"))
 
@@ -349,7 +426,7 @@ def billing_alert_update(request: HttpRequest, access: OrgAccess) -> HttpRespons
         actor=Actor.from_request(request),
         organization=access.organization,
         enabled=form.cleaned_data["enabled"],
-        threshold_microdollars=dollars_to_microdollars(form.cleaned_data["threshold"]),
+        threshold_microdollars=money.cents_to_microdollars(form.cleaned_data["threshold"]),
         recipients=form.cleaned_data["recipients"],
     )
     messages.success(request, "Low-balance alert saved.")
@@ -368,8 +445,8 @@ def billing_auto_top_up_update(request: HttpRequest, access: OrgAccess) -> HttpR
             actor=Actor.from_request(request),
             organization=access.organization,
             enabled=form.cleaned_data["enabled"],
-            threshold_microdollars=dollars_to_microdollars(form.cleaned_data["threshold"]),
-            amount_cents=dollars_to_cents(form.cleaned_data["amount"]),
+            threshold_microdollars=money.cents_to_microdollars(form.cleaned_data["threshold"]),
+            amount_cents=form.cleaned_data["amount"],
         )
     except BillingError as error:
         messages.error(request, str(error))

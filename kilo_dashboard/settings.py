@@ -15,6 +15,7 @@ import dj_database_url
 from celery.schedules import crontab
 from django.core.exceptions import ImproperlyConfigured
 
+from . import money
 from .env import env_bool, env_int, env_list, env_str
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -54,6 +55,8 @@ INSTALLED_APPS = [
     "allauth.account",
     "allauth.socialaccount",
     "allauth.socialaccount.providers.openid_connect",
+    "allauth.mfa",  # TOTP and recovery codes, managed from the Account page
+    "allauth.usersessions",  # the Account page's list of signed-in sessions
     "kilo_dashboard",
     "accounts",
     "audit",
@@ -77,6 +80,7 @@ MIDDLEWARE = [
     "django_htmx.middleware.HtmxMiddleware",
     "allauth.account.middleware.AccountMiddleware",
     "sso.middleware.SSOEnforcementMiddleware",
+    "kilo_dashboard.session_activity.SessionActivityMiddleware",
 ]
 
 if PRODUCTION:  # runserver and the test live server serve static files themselves
@@ -243,6 +247,10 @@ ACCOUNT_LOGIN_ON_PASSWORD_RESET = False
 ACCOUNT_SESSION_REMEMBER = None
 ACCOUNT_EMAIL_SUBJECT_PREFIX = "[Kilo] "
 ACCOUNT_DEFAULT_HTTP_PROTOCOL = "https" if PRODUCTION else "http"
+MFA_SUPPORTED_TYPES = ["totp", "recovery_codes"]
+MFA_TOTP_ISSUER = "Kilo Teams"
+# allauth's tracking writes the session row on every request; ours at most every 5 minutes.
+USERSESSIONS_TRACK_ACTIVITY = False
 # allauth's defaults, spelled out: they are enforced through the cache (Redis outside the demo).
 ACCOUNT_RATE_LIMITS = {
     "login": "30/m/ip",
@@ -317,7 +325,9 @@ if STRIPE_API_DIALECT not in {"stripe", "localstripe"}:
     raise ImproperlyConfigured("STRIPE_API_DIALECT must be stripe or localstripe.")
 STRIPE_WEBHOOK_TOLERANCE_SECONDS = env_int("STRIPE_WEBHOOK_TOLERANCE_SECONDS", 300)
 STRIPE_TIMEOUT_SECONDS = env_int("STRIPE_TIMEOUT_SECONDS", 20)
-BILLING_CURRENCY = "usd"
+# Not configurable: every stored amount is US cents or microdollars (kilo_dashboard/money.py says
+# why). The Stripe gateway sends this; money formatting uses the same constant.
+BILLING_CURRENCY = money.CURRENCY
 
 # --- I18n, time, static -----------------------------------------------------------------------
 LANGUAGE_CODE = "en-us"

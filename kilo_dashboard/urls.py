@@ -8,12 +8,14 @@ from stripe_events import urls as stripe_events_urls
 from subscriptions import urls as subscriptions_urls
 from usage import urls as usage_urls
 
-from . import views
+from . import account_views, views
 
 handler403 = "organizations.views.permission_denied"
 
 urlpatterns = [
-    path("healthz", views.healthz, name="healthz"),
+    path("healthz", views.healthz, name="healthz"),  # JSON, for load balancers and monitors
+    path("status/", views.status_page, name="status_page"),  # the same checks, for people
+    path("account/", account_views.account_profile, name="account_profile"),
     path("admin/", admin.site.urls),
     path("accounts/", include("allauth.urls")),
     *global_urls,  # before the org-scoped patterns, so that /orgs/new/ is not read as a slug

@@ -1,7 +1,9 @@
 import redis
 from django.conf import settings
 from django.db import connection
-from django.http import HttpRequest, JsonResponse
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import render
+from django.utils import timezone
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
@@ -27,13 +29,44 @@ def _broker_status() -> str:
         return "down"
 
 
-@never_cache
-@require_GET
-def healthz(request: HttpRequest) -> JsonResponse:
+def _checks() -> dict[str, str]:
     database = "ok" if _database_ok() else "down"
     broker = _broker_status()
     healthy = database == "ok" and broker != "down"
-    return JsonResponse(
-        {"status": "ok" if healthy else "unhealthy", "database": database, "broker": broker},
-        status=200 if healthy else 503,
+    return {"status": "ok" if healthy else "unhealthy", "database": database, "broker": broker}
+
+
+@never_cache
+@require_GET
+def healthz(request: HttpRequest) -> JsonResponse:
+    checks = _checks()
+    return JsonResponse(checks, status=200 if checks["status"] == "ok" else 503)
+
+
+BROKER_LABELS = {
+    "ok": "Running",
+    "eager": "Running in the web process (demo mode)",
+    "down": "Unreachable: usage figures, emails and documents are delayed",
+}
+
+
+@never_cache
+@require_GET
+def status_page(request: HttpRequest) -> HttpResponse:
+    """The footer's "status" link: the health checks in words (the JSON stays at /healthz)."""
+    checks = _checks()
+    rows = [
+        ("Website", "ok", "Running"),
+        (
+            "Database",
+            checks["database"],
+            "Running" if checks["database"] == "ok" else "Unreachable: pages cannot load data",
+        ),
+        ("Background jobs", checks["broker"], BROKER_LABELS[checks["broker"]]),
+    ]
+    return render(
+        request,
+        "status.html",
+        {"healthy": checks["status"] == "ok", "rows": rows, "checked_at": timezone.now()},
+        status=200 if checks["status"] == "ok" else 503,
     )

@@ -4,7 +4,8 @@ import logging
 
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives
-from django.template.loader import render_to_string
+from django.template import Context
+from django.template.loader import get_template, render_to_string
 from django.urls import reverse
 from django.utils import timezone
 
@@ -14,13 +15,22 @@ from .tokens import hash_token, invitation_token
 logger = logging.getLogger(__name__)
 
 
-def send_templated(template: str, to: list[str], context: dict) -> None:
-    subject = render_to_string(f"emails/{template}_subject.txt", context)
-    # One line, whatever the names in it hold: a line break in a header is refused (BadHeaderError)
-    # or, worse, read as a new header.
+def render_plain_text(template_name: str, context: dict) -> str:
+    """Render a subject or text body without HTML autoescaping: "O'Brien & Co" stays as typed
+    (autoescape would write "O&#x27;Brien &amp; Co" into a plain-text email)."""
+    template = get_template(template_name).template  # the engine's Template, not the backend's
+    return template.render(Context(context, autoescape=False))
+
+
+def send_templated(template: str, to: list[str], context: dict, *, time_zone: str = "UTC") -> None:
+    """Dates and times in the emails are shown in `time_zone` (the organization's)."""
+    with timezone.override(time_zone):
+        subject = render_plain_text(f"emails/{template}_subject.txt", context)
+        text = render_plain_text(f"emails/{template}.txt", context)
+        html = render_to_string(f"emails/{template}.html", context)  # escaped, as HTML must be
+    # One line, whatever the names in it hold: a line break in a header is refused
+    # (BadHeaderError) or, worse, read as a new header.
     subject = " ".join(subject.split())
-    text = render_to_string(f"emails/{template}.txt", context)
-    html = render_to_string(f"emails/{template}.html", context)
     message = EmailMultiAlternatives(subject, text, settings.DEFAULT_FROM_EMAIL, to)
     message.attach_alternative(html, "text/html")
     message.send()
@@ -57,5 +67,6 @@ def send_invitation(invitation_id: int) -> bool:
             "inviter": invitation.invited_by,
             "accept_url": invitation_url(token),
         },
+        time_zone=invitation.organization.time_zone,
     )
     return True

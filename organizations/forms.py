@@ -51,7 +51,11 @@ class PolicyForm(forms.Form):
     usage_analytics = forms.BooleanField(
         label="Usage analytics",
         required=False,
-        help_text="Record internal usage analytics for the Usage tab.",
+        help_text=(
+            "Show usage per member on the Usage tab (member charts, table, filter and the "
+            "member column of the CSV). Off: nobody sees figures per member; organization "
+            "totals and billing continue, and each member still sees their own usage."
+        ),
     )
 
 
@@ -88,3 +92,9 @@ class MemberListQuery(forms.Form):
     )
     dir = forms.ChoiceField(required=False, choices=[("asc", "asc"), ("desc", "desc")])
     page = forms.IntegerField(required=False, min_value=1)
+
+
+class RestoreForm(forms.Form):
+    """The Undo button after removing a member: which removal (an audit event id) to undo."""
+
+    removal = forms.UUIDField()

@@ -124,20 +124,34 @@ def member_page(
     queryset = queryset.order_by(primary, *tie_breakers, "id")
     paginator = Paginator(queryset, settings.MEMBERS_PAGE_SIZE)
     page = paginator.get_page(page_number)
-    rows = [
-        MemberRow(
-            public_id=str(m.public_id),
-            name=m.user.name,
-            email=m.user.email,
-            role=m.role,
-            role_label=m.get_role_display(),
-            joined_at=m.joined_at,
-            last_activity_at=m.last_activity_at,
-            is_you=m.user_id == viewer_id,
-        )
-        for m in page.object_list
-    ]
-    return page, rows
+    return page, [_member_row(m, viewer_id) for m in page.object_list]
+
+
+def _member_row(m: Membership, viewer_id: int | None) -> MemberRow:
+    return MemberRow(
+        public_id=str(m.public_id),
+        name=m.user.name,
+        email=m.user.email,
+        role=m.role,
+        role_label=m.get_role_display(),
+        joined_at=m.joined_at,
+        last_activity_at=m.last_activity_at,
+        is_you=m.user_id == viewer_id,
+    )
+
+
+def member_row(organization: Organization, public_id: str) -> MemberRow | None:
+    """One member of this organization by public id (None if not one of its members)."""
+    m = (
+        Membership.objects.select_related("user")
+        .filter(organization=organization, public_id=public_id)
+        .first()
+    )
+    return _member_row(m, None) if m else None
+
+
+def pending_invitation(organization: Organization, public_id: str) -> Invitation | None:
+    return pending_invitations(organization).filter(public_id=public_id).first()
 
 
 def pending_invitation_list(organization: Organization) -> list[Invitation]:

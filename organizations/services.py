@@ -13,6 +13,7 @@ from django.utils import timezone
 from django.utils.text import slugify
 
 from accounts.selectors import user_has_any_verified_email, user_has_verified_email
+from audit.models import AuditEvent
 from audit.services import Actor, audit_record
 from kilo_dashboard.validators import single_line_problem
 
@@ -510,7 +511,8 @@ def membership_change_role(
 
 
 @transaction.atomic
-def membership_remove(*, actor: Actor, organization: Organization, public_id: str) -> None:
+def membership_remove(*, actor: Actor, organization: Organization, public_id: str) -> AuditEvent:
+    """Remove a member; returns the audit event, which is what an undo restores from."""
     organization = _lock_organization(organization)
     acting = _require(actor, organization, Capability.MANAGE_MEMBERS)
     membership = _membership_in(organization, public_id)
@@ -519,16 +521,23 @@ def membership_remove(*, actor: Actor, organization: Organization, public_id: st
     if membership.role != Role.MEMBER and acting.role != Role.OWNER:
         raise PermissionDenied("Only owners can remove owners and admins.")
     _ensure_not_last_owner(organization, membership, "removed")
-    audit_record(
+    removal = audit_record(
         actor=actor,
         action="member.removed",
         organization=organization,
         target=membership,
         target_label=membership.user.email,
-        before={"email": membership.user.email, "role": membership.role},
+        before={
+            "email": membership.user.email,
+            "role": membership.role,
+            # What an undo needs to put the membership back as it was.
+            "user_id": membership.user_id,
+            "joined_at": membership.joined_at.isoformat(),
+        },
         after=None,
     )
     membership.delete()
+    return removal
 
 
 @transaction.atomic

@@ -29,6 +29,11 @@ org_scoped = [
         views.member_remove,
         name="member_remove",
     ),
+    path(
+        "organization/members/restore/",
+        views.member_restore,
+        name="member_restore",
+    ),
     path("organization/leave/", views.organization_leave, name="organization_leave"),
     path("organization/transfer/", views.ownership_transfer, name="ownership_transfer"),
 ]

@@ -1,5 +1,7 @@
 """Organization tab and member management. Thin: parse input, call one service, respond."""
 
+from datetime import datetime
+
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -7,6 +9,7 @@ from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from accounts.adapter import remember_invitation_link
@@ -21,11 +24,15 @@ from .forms import (
     OrganizationCreateForm,
     OrganizationSettingsForm,
     PolicyForm,
+    RestoreForm,
     RoleForm,
     TransferForm,
 )
+from .member_restore import UNDO_WINDOW, membership_restore, undo_deadline
 from .models import Role
 from .permissions import Capability
+
+UNDO_SESSION_KEY = "member_removal_undo"
 
 
 def _tab_url(access: OrgAccess) -> str:
@@ -136,6 +143,7 @@ def organization_tab(request: HttpRequest, access: OrgAccess) -> HttpResponse:
                 }
             ),
             "can_edit_policies": access.can(Capability.EDIT_POLICIES),
+            "undo_removal": _pending_undo(request, access) if context["can_manage"] else None,
             "can_edit_settings": access.can(Capability.EDIT_SETTINGS),
         }
     )
@@ -226,11 +234,27 @@ def invitation_resend(request: HttpRequest, access: OrgAccess, invitation_id: st
     )
 
 
-@require_POST
+@require_http_methods(["GET", "POST"])
 @org_view(Capability.MANAGE_MEMBERS)
 def invitation_revoke(request: HttpRequest, access: OrgAccess, invitation_id: str) -> HttpResponse:
-    return _invitation_action(
-        request, access, services.invitation_revoke, "The invitation to {email} was revoked."
+    """GET asks "Revoke the invitation to <email>?"; the POST from that page revokes it."""
+    if request.method == "POST":
+        return _invitation_action(
+            request, access, services.invitation_revoke, "The invitation to {email} was revoked."
+        )
+    invitation = selectors.pending_invitation(access.organization, invitation_id)
+    if invitation is None:
+        messages.error(request, "That invitation is no longer pending.")
+        return redirect(_tab_url(access) + "#invitations")
+    return render(
+        request,
+        "organizations/invitation_revoke.html",
+        {
+            "access": access,
+            "org": access.organization,
+            "active_tab": "organization",
+            "invitation": invitation,
+        },
     )
 
 
@@ -301,17 +325,77 @@ def member_change_role(request: HttpRequest, access: OrgAccess, member_id: str) 
     return redirect(_tab_url(access))
 
 
-@require_POST
+@require_http_methods(["GET", "POST"])
 @org_view(Capability.MANAGE_MEMBERS)
 def member_remove(request: HttpRequest, access: OrgAccess, member_id: str) -> HttpResponse:
+    """GET asks "Remove <name> (<email>)?"; the POST from that page removes, and the tab then
+    offers an Undo for a minute (kept in the session, checked again by the service)."""
+    if request.method == "GET":
+        row = selectors.member_row(access.organization, member_id)
+        if row is None:
+            messages.error(request, "That person is not a member of this organization.")
+            return redirect(_tab_url(access))
+        if row.role != Role.MEMBER and access.role != Role.OWNER:
+            raise PermissionDenied("Only owners can remove owners and admins.")
+        return render(
+            request,
+            "organizations/member_remove.html",
+            {
+                "access": access,
+                "org": access.organization,
+                "active_tab": "organization",
+                "row": row,
+                "undo_seconds": int(UNDO_WINDOW.total_seconds()),
+            },
+        )
     try:
-        services.membership_remove(
+        removal = services.membership_remove(
             actor=Actor.from_request(request), organization=access.organization, public_id=member_id
         )
     except services.ServiceError as error:
         messages.error(request, str(error))
     else:
-        messages.success(request, "The member was removed and their seat freed.")
+        request.session[UNDO_SESSION_KEY] = {
+            "org": access.organization.slug,
+            "removal": str(removal.public_id),
+            "email": removal.target_label,
+            "until": undo_deadline(removal).isoformat(),
+        }
+        messages.success(request, f"{removal.target_label} was removed and their seat freed.")
+    return redirect(_tab_url(access))
+
+
+def _pending_undo(request: HttpRequest, access: OrgAccess) -> dict | None:
+    """The removal this browser may still undo here, if its minute has not passed."""
+    undo = request.session.get(UNDO_SESSION_KEY)
+    if not undo or undo.get("org") != access.organization.slug:
+        return None
+    if timezone.now() >= datetime.fromisoformat(undo["until"]):
+        del request.session[UNDO_SESSION_KEY]
+        return None
+    return undo
+
+
+@require_POST
+@org_view(Capability.MANAGE_MEMBERS)
+def member_restore(request: HttpRequest, access: OrgAccess) -> HttpResponse:
+    form = RestoreForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, "Nothing to undo.")
+        return redirect(_tab_url(access))
+    try:
+        membership = membership_restore(
+            actor=Actor.from_request(request),
+            organization=access.organization,
+            removal_id=form.cleaned_data["removal"],
+        )
+    except services.ServiceError as error:
+        messages.error(request, str(error))
+    else:
+        messages.success(
+            request, f"Undone: {membership.user.email} is back, as {membership.get_role_display()}."
+        )
+    request.session.pop(UNDO_SESSION_KEY, None)
     return redirect(_tab_url(access))
 
 

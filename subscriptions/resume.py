@@ -13,6 +13,7 @@ from audit.services import Actor, audit_record
 from billing import services as billing_services
 from billing import stripe_gateway as gateway
 from kilo_dashboard.jobs import enqueue
+from kilo_dashboard.money import format_cents
 from organizations.models import Organization
 from organizations.permissions import Capability
 
@@ -150,7 +151,7 @@ def intent_reverse(intent: ChangeIntent, data: gateway.SubscriptionData) -> None
             action="subscription.change_reversed",
             organization=intent.organization,
             target=intent,
-            target_label=f"{intent.get_kind_display()} of {intent.amount_cents / 100:.2f}",
+            target_label=f"{intent.get_kind_display()} of {format_cents(intent.amount_cents)}",
             before={"state": IntentState.PAID},
             after={"state": IntentState.REVERSED, "refunded_cents": intent.amount_cents},
         )

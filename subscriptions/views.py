@@ -13,6 +13,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from audit.services import Actor
 from billing.services import default_card
+from kilo_dashboard.money import format_cents
 from organizations.access import OrgAccess, org_view
 from organizations.models import Plan
 from organizations.permissions import Capability
@@ -155,7 +156,7 @@ def _added(request: HttpRequest, change) -> None:  # noqa: ANN001
         return
     messages.success(
         request,
-        f"You now have {change.to_quantity} seats; ${change.amount_cents / 100:,.2f} was "
+        f"You now have {change.to_quantity} seats; {format_cents(change.amount_cents)} was "
         "charged for the rest of this period.",
     )
 

@@ -14,6 +14,7 @@ Conventions of the table:
 """
 
 import re
+import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -122,14 +123,17 @@ ACCESS: dict[str, Spec] = {
         records="invitation.created",
     ),
     "invitation_resend": Spec(post=MANAGERS_POST, records="invitation.resent"),
-    "invitation_revoke": Spec(post=MANAGERS_POST, records="invitation.revoked"),
+    # GET is the confirmation page ("Revoke the invitation to ...?"), POST does it.
+    "invitation_revoke": Spec(get=MANAGERS_GET, post=MANAGERS_POST, records="invitation.revoked"),
     # The target (member_id) is a second admin: only an owner may unmake or remove an admin.
     "member_change_role": Spec(
         post=OWNER_ONLY_POST,
         data=lambda w: {"role": Role.MEMBER},
         records="member.role_changed",
     ),
-    "member_remove": Spec(post=OWNER_ONLY_POST, records="member.removed"),
+    "member_remove": Spec(get=OWNER_ONLY_GET, post=OWNER_ONLY_POST, records="member.removed"),
+    # Undo of a removal: with nothing of theirs to undo, a manager is told so (302, no change).
+    "member_restore": Spec(post=MANAGERS_POST, data=lambda w: {"removal": str(uuid.uuid4())}),
     # The owner persona is the only owner: leaving is refused (400) and changes nothing.
     "organization_leave": Spec(
         get=ALL_MEMBERS_GET,

@@ -35,3 +35,24 @@ def test_cache_uses_this_workers_own_redis_database():
     from django.conf import settings
 
     assert settings.CACHES["default"]["LOCATION"].rsplit("/", 1)[1] != "0"
+
+
+@pytest.mark.django_db
+def test_the_footer_status_link_opens_a_page_for_people(client):
+    home = client.get("/accounts/login/").content.decode()
+    assert 'href="/status/">status</a>' in home
+    response = client.get("/status/")
+    html = response.content.decode()
+    assert response.status_code == 200 and response["Content-Type"].startswith("text/html")
+    assert "All systems running" in html and "Background jobs" in html
+    assert 'href="/healthz"' in html  # the JSON stays, for machines
+
+
+@pytest.mark.django_db
+@override_settings(CELERY_BROKER_URL="redis://127.0.0.1:1/0")
+def test_the_status_page_says_what_is_down(client):
+    response = client.get("/status/")
+    assert response.status_code == 503
+    html = response.content.decode()
+    assert "Something is not working" in html
+    assert "Unreachable: usage figures, emails and documents are delayed" in html

@@ -4,8 +4,12 @@ Every figure has a title and axis titles with units; the template puts a table b
 Money is converted from integer microdollars to dollars here, for plotting only.
 """
 
+from decimal import Decimal
+
 import plotly.graph_objects as go
 import plotly.io as pio
+
+from kilo_dashboard.money import chart_dollars
 
 from .selectors import WEEKDAYS, UsagePage
 
@@ -15,8 +19,8 @@ FONT = {"family": "system-ui, -apple-system, Segoe UI, Roboto, sans-serif", "siz
 CONFIG = {"displaylogo": False, "responsive": True}
 
 
-def _usd(microdollars: int) -> float:
-    return microdollars / 1_000_000
+def _usd(microdollars: int) -> Decimal:
+    return chart_dollars(microdollars)
 
 
 def _layout(title: str, x_title: str, y_title: str, **extra: object) -> dict:

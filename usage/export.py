@@ -3,11 +3,12 @@
 from collections.abc import Iterator
 
 from kilo_dashboard.csv_export import csv_lines
+from kilo_dashboard.money import microdollars_exact_text
 from organizations.models import Organization
 from organizations.selectors import member_names
 
 from .filters import UsageFilters
-from .models import DailyRollup
+from .models import DailyRollup, ModelDailyRollup
 
 HEADER = [
     "date",
@@ -26,11 +27,6 @@ HEADER = [
 ]
 
 
-def usd_text(microdollars: int) -> str:
-    """Exact decimal text of an integer microdollar amount: 1234567 -> "1.234567"."""
-    sign = "-" if microdollars < 0 else ""
-    whole, fraction = divmod(abs(microdollars), 1_000_000)
-    return f"{sign}{whole}.{fraction:06d}"
 
 
 def csv_rows(organization: Organization, filters: UsageFilters) -> Iterator[str]:
@@ -71,6 +67,42 @@ def _rows(organization: Organization, filters: UsageFilters) -> Iterator[list]:
             day.isoformat(),
             emails.get(user_id, f"former member #{user_id}"),
             *figures[:8],
-            usd_text(cost),
+            microdollars_exact_text(cost),
             *figures[9:],
         ]
+
+
+ORGANIZATION_HEADER = [name for name in HEADER if name != "member_email"]
+
+
+def organization_csv_rows(organization: Organization, filters: UsageFilters) -> Iterator[str]:
+    """The export when usage analytics is off: organization totals per day and model, with no
+    member column (from the per-model daily rollup, which holds no user)."""
+    return csv_lines(_organization_rows(organization, filters))
+
+
+def _organization_rows(organization: Organization, filters: UsageFilters) -> Iterator[list]:
+    yield ORGANIZATION_HEADER
+    queryset = ModelDailyRollup.objects.filter(
+        organization_id=organization.pk, day__gte=filters.start, day__lte=filters.end
+    )
+    if filters.model:
+        queryset = queryset.filter(model=filters.model)
+    if filters.provider:
+        queryset = queryset.filter(provider=filters.provider)
+    rows = queryset.order_by("day", "model", "provider").values_list(
+        "day",
+        "model",
+        "provider",
+        "requests",
+        "errors",
+        "input_tokens",
+        "output_tokens",
+        "cache_read_tokens",
+        "cache_write_tokens",
+        "cost_microdollars",
+        "latency_p50_ms",
+        "latency_p95_ms",
+    )
+    for day, *figures in rows.iterator(chunk_size=2000):
+        yield [day.isoformat(), *figures[:8], microdollars_exact_text(figures[8]), *figures[9:]]

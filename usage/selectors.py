@@ -11,6 +11,7 @@ from datetime import UTC, date, datetime, time, timedelta
 
 from django.db.models import Count, F, Q, QuerySet, Sum
 
+from kilo_dashboard.money import divide_half_up
 from organizations.models import Organization
 from organizations.selectors import member_names
 
@@ -89,7 +90,7 @@ class Totals:
     @property
     def avg_cost(self) -> int:
         """Microdollars per request (all requests: failed ones can cost too)."""
-        return round(self.cost / self.requests) if self.requests else 0
+        return divide_half_up(self.cost, self.requests) if self.requests else 0
 
     @property
     def error_rate(self) -> float:
@@ -138,7 +139,9 @@ class ModelRow:
 
     @property
     def cost_per_1k_tokens(self) -> int:
-        return round(self.totals.cost * 1000 / self.totals.tokens) if self.totals.tokens else 0
+        if not self.totals.tokens:
+            return 0
+        return divide_half_up(self.totals.cost * 1000, self.totals.tokens)
 
 
 @dataclass(frozen=True)

@@ -1,5 +1,7 @@
 """The Usage tab, its CSV export, ingest-key management and the API docs page. Thin views."""
 
+from dataclasses import replace
+
 from django.contrib import messages
 from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import redirect, render
@@ -13,7 +15,7 @@ from subscriptions.selectors import current_period_dates
 
 from . import charts, selectors, services
 from .api import api
-from .export import csv_rows
+from .export import csv_rows, organization_csv_rows
 from .filters import RANGES, parse_filters
 
 
@@ -24,9 +26,27 @@ def _filters(request: HttpRequest, access: OrgAccess):  # noqa: ANN202
         time_zone=access.organization.time_zone,
         billing_period=current_period_dates(access.organization),
     )
+    if all_members and not access.organization.usage_analytics:
+        filters = replace(filters, member="")  # no per-member view: the member filter is ignored
     return selectors.scope_filters(
         access.organization, filters, viewer_id=request.user.pk, all_members=all_members
     ), all_members
+
+
+def per_member_analytics(access: OrgAccess) -> bool:
+    """Whether this viewer sees usage broken down by member (charts, table, filter, CSV column).
+
+    The organization's "Usage analytics" policy: off means nobody sees per-member analytics;
+    owners and admins see organization totals, and a member still sees only their own usage
+    (never the organization's). Recording, rollups and billing are not affected."""
+    return access.can(Capability.VIEW_ALL_USAGE) and access.organization.usage_analytics
+
+
+def _range_totals(page: selectors.UsagePage) -> selectors.Totals:
+    totals = selectors.Totals()
+    for row in page.days:
+        totals.add(row.totals)
+    return totals
 
 
 MEMBER_SORTS = {
@@ -42,7 +62,8 @@ MEMBER_SORTS = {
 @org_view()
 def usage_tab(request: HttpRequest, access: OrgAccess) -> HttpResponse:
     filters, all_members = _filters(request, access)
-    page = selectors.usage_page(access.organization, filters, all_members=all_members)
+    per_member = per_member_analytics(access)
+    page = selectors.usage_page(access.organization, filters, all_members=per_member)
     sort = request.GET.get("sort") if request.GET.get("sort") in MEMBER_SORTS else "spend"
     direction = "asc" if request.GET.get("dir") == "asc" else "desc"
     if page.members:
@@ -54,6 +75,8 @@ def usage_tab(request: HttpRequest, access: OrgAccess) -> HttpResponse:
         "filters": filters,
         "ranges": RANGES,
         "all_members": all_members,
+        "per_member": per_member,
+        "range_totals": _range_totals(page),
         "charts": charts.build_all(page, access.organization.time_zone) if page.has_data else {},
         "sort": sort,
         "dir": direction,
@@ -70,9 +93,12 @@ def usage_export(request: HttpRequest, access: OrgAccess) -> StreamingHttpRespon
     filters, _ = _filters(request, access)
     if filters.error:  # never export another range than the one asked for
         return HttpResponse(filters.error, status=400, content_type="text/plain; charset=utf-8")
-    response = StreamingHttpResponse(
-        csv_rows(access.organization, filters), content_type="text/csv; charset=utf-8"
+    rows = (
+        csv_rows(access.organization, filters)
+        if filters.own_only or per_member_analytics(access)
+        else organization_csv_rows(access.organization, filters)
     )
+    response = StreamingHttpResponse(rows, content_type="text/csv; charset=utf-8")
     name = f"{access.organization.slug}-usage-{filters.start}-{filters.end}.csv"
     response["Content-Disposition"] = f'attachment; filename="{name}"'
     return response

@@ -1,36 +1,19 @@
-"""The one place where integer money becomes dollars for display.
-
-Usage costs are integer microdollars (1 USD = 1,000,000); Stripe amounts are integer cents.
-"""
-
-from decimal import ROUND_HALF_UP, Decimal
+"""Template filters for money; the conversions and formats live in kilo_dashboard.money."""
 
 from django import template
 
+from kilo_dashboard import money
+
 register = template.Library()
-
-MICRO = Decimal(1_000_000)
-CENT = Decimal(100)
-
-
-def format_usd(amount: Decimal, places: int = 2) -> str:
-    quantum = Decimal(1).scaleb(-places)
-    rounded = amount.quantize(quantum, rounding=ROUND_HALF_UP)
-    sign = "-" if rounded < 0 else ""
-    return f"{sign}${abs(rounded):,.{places}f}"
 
 
 @register.filter
 def microdollars(value: int | None, places: int = 2) -> str:
     """1234567 -> "$1.23"; `|microdollars:4` keeps four decimals for per-request costs."""
-    if value is None or value == "":
-        return "—"
-    return format_usd(Decimal(int(value)) / MICRO, int(places))
+    return money.format_microdollars(value, int(places))
 
 
 @register.filter
 def cents(value: int | None) -> str:
     """12345 -> "$123.45"."""
-    if value is None or value == "":
-        return "—"
-    return format_usd(Decimal(int(value)) / CENT, 2)
+    return money.format_cents(value)

@@ -29,6 +29,7 @@ ACCESS: dict[str, dict] = {
     "billing_tab": {"method": "GET", **VIEWERS_GET},
     "billing_history_csv": {"method": "GET", **VIEWERS_GET},
     "billing_document_download": {"method": "GET", **VIEWERS_GET},
+    "billing_payment_row": {"method": "GET", **VIEWERS_GET},
     "billing_card_new": {"method": "GET", **OWNER_ONLY_GET},
     "billing_details": {"method": "GET", **OWNER_ONLY_GET},
     "billing_payment_authenticate": {"method": "GET", **OWNER_ONLY_POST},  # succeeded: redirect
@@ -39,6 +40,11 @@ ACCESS: dict[str, dict] = {
     "billing_promotion_redeem": {"method": "POST", **OWNER_ONLY_POST},
     "billing_alert_update": {"method": "POST", **OWNER_ONLY_POST},
     "billing_auto_top_up": {"method": "POST", **OWNER_ONLY_POST},
+}
+
+# Pages that ask before a POST acts ("Remove Visa ···· 4242?"): who may see them.
+CONFIRM_PAGES: dict[str, dict] = {
+    "billing_card_remove": OWNER_ONLY_GET,
 }
 
 # The audit action a successful owner POST records (proves the call did its work).
@@ -98,7 +104,8 @@ def _promo_data(world: SimpleNamespace) -> dict:
 
 DATA = {
     "billing_card_confirm": lambda w: {"setup_intent": "seti_doesnotexist"},
-    "billing_buy_credits": lambda w: {"preset": "10000"},
+    # The confirmation page's post: the amount seen and confirmed (without it: the page, 200).
+    "billing_buy_credits": lambda w: {"preset": "10000", "confirm_cents": "10000"},
     "billing_promotion_redeem": _promo_data,
     "billing_alert_update": lambda w: {"enabled": "on", "threshold": "25", "recipients": ""},
     "billing_auto_top_up": lambda w: {"threshold": "10", "amount": "100"},
@@ -117,7 +124,9 @@ def matrix_specs(spec_cls, row_cls) -> dict:  # noqa: ANN001
     for name, row in ACCESS.items():
         codes = row_cls(owner=row["owner"], admin=row["admin"], member=row["member"])
         key = "get" if row["method"] == "GET" else "post"
-        specs[name] = spec_cls(
-            **{key: codes}, data=DATA.get(name, lambda w: {}), records=RECORDS.get(name)
-        )
+        rows = {key: codes}
+        if name in CONFIRM_PAGES:
+            page = CONFIRM_PAGES[name]
+            rows["get"] = row_cls(owner=page["owner"], admin=page["admin"], member=page["member"])
+        specs[name] = spec_cls(**rows, data=DATA.get(name, lambda w: {}), records=RECORDS.get(name))
     return specs

@@ -7,7 +7,7 @@ from django.urls import get_resolver, reverse
 
 from billing import urls as billing_urls
 from stripe_events import urls as stripe_events_urls
-from tests.billing.access_table import ACCESS, DATA, PATH_PARAMS
+from tests.billing.access_table import ACCESS, CONFIRM_PAGES, DATA, PATH_PARAMS
 from tests.conftest import client_for
 
 PERSONAS = ("owner", "admin", "member", "outsider")
@@ -37,6 +37,16 @@ def test_access_table(name, persona, org, personas):
     else:
         response = client.post(url, DATA.get(name, lambda w: {})(world))
     assert response.status_code == row[persona], f"{row['method']} {url} as {persona}"
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("name", "persona"), [(name, persona) for name in CONFIRM_PAGES for persona in PERSONAS]
+)
+def test_confirmation_pages(name, persona, org, personas):
+    world = SimpleNamespace(org=org, **personas)
+    response = client_for(personas[persona]).get(_url(name, world))
+    assert response.status_code == CONFIRM_PAGES[name][persona], f"GET {name} as {persona}"
 
 
 @pytest.mark.django_db

@@ -1,15 +1,18 @@
 """Low-balance alert (one email per downward crossing) and auto top-up (once per period)."""
 
+import re
+
 import pytest
 from django.core import mail
 from django.db import transaction
+from django.urls import reverse
 
 from billing import services
 from billing.balance import ledger_post
 from billing.ledger import balance_of
 from billing.models import AutoTopUp, Payment, PaymentPurpose
 from tests.billing.conftest import DECLINED_ON_CHARGE, add_card, deliver, stripe_events
-from tests.conftest import actor
+from tests.conftest import actor, client_for
 
 pytestmark = pytest.mark.django_db(transaction=True)
 DOLLAR = 1_000_000
@@ -76,3 +79,46 @@ def test_a_failed_auto_top_up_turns_itself_off_records_why_and_emails_owners(org
     assert "declined" in top_up.disabled_reason
     assert [m.to for m in mail.outbox] == [["owner@acme.test"]]
     assert "turned off" in mail.outbox[0].subject
+
+
+def _field_value(html: str, field_id: str) -> str:
+    match = re.search(rf'id="{field_id}"[^>]*value="([^"]*)"', html)
+    assert match, field_id
+    return match.group(1)
+
+
+def test_auto_top_up_of_10_50_round_trips_exactly_through_the_form(org, owner):
+    """Regression: the form showed `amount_cents // 100` ("10"), and saving it stored $10.00."""
+    client = client_for(owner)
+    url = reverse("billing_auto_top_up", args=[org.slug])
+    tab = reverse("billing_tab", args=[org.slug])
+    client.post(url, {"threshold": "20.25", "amount": "10.50"})  # disabled: no card needed
+    top_up = AutoTopUp.objects.get(organization=org)
+    assert (top_up.amount_cents, top_up.threshold_microdollars) == (1050, 20_250_000)
+
+    html = client.get(tab).content.decode()
+    shown = _field_value(html, "topup-amount"), _field_value(html, "topup-threshold")
+    assert shown == ("10.50", "20.25")
+    client.post(url, {"threshold": shown[1], "amount": shown[0]})  # saved again, unchanged
+    top_up.refresh_from_db()
+    assert (top_up.amount_cents, top_up.threshold_microdollars) == (1050, 20_250_000)
+
+
+@pytest.mark.parametrize(
+    ("typed", "message"),
+    [
+        ("10.505", "at most 2 decimals"),
+        ("-10", "cannot be negative"),
+        ("99999999999", "too large"),
+        ("9.99", "between $10 and $10,000"),
+    ],
+)
+def test_a_bad_top_up_amount_is_refused_with_a_reason_and_nothing_changes(
+    org, owner, typed, message
+):
+    client = client_for(owner)
+    url = reverse("billing_auto_top_up", args=[org.slug])
+    client.post(url, {"threshold": "20", "amount": "12.34"})
+    response = client.post(url, {"threshold": "20", "amount": typed}, follow=True)
+    assert message in response.content.decode()
+    assert AutoTopUp.objects.get(organization=org).amount_cents == 1234

@@ -2,6 +2,7 @@
 
 import csv
 import io
+import uuid
 
 import pytest
 from django.db import transaction
@@ -82,7 +83,9 @@ def test_history_filters_by_kind_and_the_csv_exports_the_same_rows(org, owner, e
     response = client.get(reverse("billing_history_csv", args=[org.slug]), {"kind": "usage"})
     rows = list(csv.reader(io.StringIO(b"".join(response.streaming_content).decode())))
     assert rows[0][:4] == ["date", "kind", "description", "amount_usd"]
-    assert [r[1:4] for r in rows[1:]] == [["usage", "Usage 10:00-11:00", "-1.234567"]]
+    assert [r[1:4] for r in rows[1:]] == [
+        ["usage", "Usage 10:00-11:00", "-1.23"]
+    ]  # rounded to cents
 
 
 def test_history_filters_by_date(org, owner, entries):
@@ -166,7 +169,8 @@ def test_the_csv_merges_subscription_changes_with_ledger_entries(
     dates = [r[0] for r in rows[1:]]
     assert dates == sorted(dates, reverse=True)  # one timeline, newest first
     [change] = [r for r in rows[1:] if r[1] == "subscription"]
-    assert change[3] == "15" and change[5] == str(subscription_change.public_id)
+    assert change[3] == "15.00" and change[5] == str(subscription_change.public_id)
+    assert change[2] == "Seats added: 10 → 12 seats (charged to card)"
 
     only = client.get(url, {"kind": "subscription"})
     rows = list(csv.reader(io.StringIO(b"".join(only.streaming_content).decode())))
@@ -183,3 +187,33 @@ def test_subscription_changes_follow_the_date_filter(org, owner, subscription_ch
     assert "Seats added" in inside.content.decode()
     assert "No subscription change matches these filters" in outside.content.decode()
     assert "No subscription change matches these filters" not in inside.content.decode()
+
+
+def test_csv_rows_of_changes_without_a_charge_say_so_plainly(org, owner, subscription_change):
+    """Regression: a withdrawn cancellation read "Cancellation withdrawn:  (charged to card)"."""
+    subscription_change.pk = None
+    subscription_change.public_id = uuid.uuid4()
+    subscription_change.kind = "cancel_undone"
+    subscription_change.from_quantity = subscription_change.to_quantity = None
+    subscription_change.amount_cents = 0
+    subscription_change.save()
+    url = reverse("billing_history_csv", args=[org.slug])
+    body = b"".join(client_for(owner).get(url).streaming_content).decode()
+    rows = list(csv.reader(io.StringIO(body)))
+    withdrawn = [r for r in rows[1:] if r[5] == str(subscription_change.public_id)]
+    assert [r[2:4] for r in withdrawn] == [["Cancellation withdrawn", "0.00"]]
+
+
+def test_csv_amounts_are_rounded_to_cents(org, owner):
+    with transaction.atomic():
+        ledger_append(
+            organization=org,
+            kind="adjustment",
+            amount_microdollars=1_596_999_237,
+            idempotency_key="a1",
+            description="Opening balance",
+        )
+    url = reverse("billing_history_csv", args=[org.slug])
+    body = b"".join(client_for(owner).get(url).streaming_content).decode()
+    [row] = list(csv.reader(io.StringIO(body)))[1:]
+    assert row[3:5] == ["1597.00", "1597.00"]  # 1596.999237 rounded half up to the cent

@@ -92,7 +92,9 @@ def test_payment_failed_delivered_after_succeeded_leaves_the_payment_succeeded(o
 def test_a_declined_card_shows_stripes_reason_and_grants_nothing(org, owner):
     add_card(org, owner, DECLINED_ON_CHARGE)
     response = client_for(owner).post(
-        reverse("billing_buy_credits", args=[org.slug]), {"preset": "10000"}, follow=True
+        reverse("billing_buy_credits", args=[org.slug]),
+        {"preset": "10000", "confirm_cents": "10000"},
+        follow=True,
     )
     assert "The payment failed: Your card was declined." in response.content.decode()
     payment = Payment.objects.get(organization=org)
@@ -113,10 +115,17 @@ def test_a_custom_amount_outside_10_to_10000_dollars_is_refused(org, owner):
     add_card(org, owner)
     client = client_for(owner)
     url = reverse("billing_buy_credits", args=[org.slug])
-    for amount in ("9.99", "10000.01", "-5"):
+    refusals = {
+        "9.99": "between $10 and $10,000",
+        "10000.01": "between $10 and $10,000",
+        "-5": "The amount cannot be negative.",
+        "10.001": "Use at most 2 decimals",
+    }
+    for amount, message in refusals.items():
         response = client.post(url, {"preset": "custom", "custom_amount": amount}, follow=True)
-        assert "between $10 and $10,000" in response.content.decode()
-    client.post(url, {"preset": "10000", "custom_amount": "10"})  # typed amount wins
+        assert message in response.content.decode()
+    assert not Payment.objects.exists()
+    client.post(url, {"preset": "10000", "custom_amount": "10", "confirm_cents": "1000"})
     assert Payment.objects.get(organization=org).amount_cents == 10_00
 
 
@@ -136,7 +145,10 @@ def test_requires_action_goes_to_the_authentication_page_then_credits_on_success
     )
 
     client = client_for(owner)
-    response = client.post(reverse("billing_buy_credits", args=[org.slug]), {"preset": "10000"})
+    response = client.post(
+        reverse("billing_buy_credits", args=[org.slug]),
+        {"preset": "10000", "confirm_cents": "10000"},
+    )
     payment = Payment.objects.get(organization=org)
     assert payment.status == PaymentStatus.REQUIRES_ACTION
     assert response["Location"] == reverse(
@@ -211,7 +223,7 @@ def test_a_double_click_does_not_charge_twice(org, owner):
     add_card(org, owner)
     client = client_for(owner)
     url = reverse("billing_buy_credits", args=[org.slug])
-    client.post(url, {"preset": "50000"})
-    response = client.post(url, {"preset": "50000"}, follow=True)
+    client.post(url, {"preset": "50000", "confirm_cents": "50000"})
+    response = client.post(url, {"preset": "50000", "confirm_cents": "50000"}, follow=True)
     assert "already in progress" in response.content.decode()
     assert Payment.objects.filter(organization=org).count() == 1

@@ -49,7 +49,9 @@ def test_owner_adds_a_card_buys_100_dollars_and_sees_balance_and_receipt(
     expect(page.get_by_text("Card Visa ···· 4242 added.")).to_be_visible()
 
     page.locator("label.preset", has_text="$100").click()
-    page.get_by_role("button", name="Buy credits").click()
+    page.get_by_role("button", name="Review purchase").click()
+    expect(page.get_by_role("heading", name="Buy $100.00 of credits?")).to_be_visible()
+    page.get_by_role("button", name="Pay $100.00").click()
     expect(page.get_by_text("Payment of $100.00 received.")).to_be_visible()
 
     balance = page.get_by_test_id("balance")

@@ -696,7 +696,12 @@ def test_an_admin_removes_a_member_and_frees_the_seat(org, personas):
         "member.removed",
         by=personas["admin"],
         organization=org,
-        before={"email": "member@acme.test", "role": "member"},
+        before={
+            "email": "member@acme.test",
+            "role": "member",
+            "user_id": personas["member"].pk,
+            "joined_at": target.joined_at.isoformat(),
+        },
         after=None,
         target_id=target.public_id,
     )

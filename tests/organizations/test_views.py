@@ -521,7 +521,7 @@ def test_an_admin_removes_a_member(org, personas):
     )
 
     assert not Membership.objects.filter(pk=target.pk).exists()
-    assertContains(response, "The member was removed and their seat freed.")
+    assertContains(response, "member@acme.test was removed and their seat freed.")
     assertContains(response, "2 of 10 seats used")
 
 
