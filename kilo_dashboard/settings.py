@@ -99,6 +99,22 @@ DATABASE_URL = env_str("DATABASE_URL", f"sqlite:///{BASE_DIR / 'db.sqlite3'}", r
 DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=60)}
 if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+
+# --- SQLite (the demo) ------------------------------------------------------------------------
+# The demo's web server, Celery worker, beat and localstripe's webhooks all write to one SQLite
+# file at once. Without these, a second writer fails at once with "database is locked":
+# - WAL lets readers go on while one connection writes;
+# - the busy timeout makes a writer wait for the lock (seconds) instead of failing;
+# - IMMEDIATE transactions take the write lock at BEGIN, so a transaction that read first can
+#   never be refused the lock half-way (SQLite cannot wait in that case; it fails at once).
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    DATABASES["default"].setdefault("OPTIONS", {}).update(
+        {
+            "transaction_mode": "IMMEDIATE",
+            "timeout": env_int("SQLITE_BUSY_TIMEOUT_SECONDS", 20),
+            "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL",
+        }
+    )
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Cache, broker, Celery --------------------------------------------------------------------
