@@ -35,6 +35,23 @@ def _layout(title: str, x_title: str, y_title: str, **extra: object) -> dict:
     }
 
 
+DAY_MS = 24 * 3600 * 1000
+
+
+def _day_axis(page: UsagePage) -> dict:
+    """An x axis of calendar days: ticks on whole days, labelled "3 Nov", never inside a day.
+
+    Left to itself plotly puts ticks between days on a short range (one day: "23:59:59.9995").
+    Up to two weeks every day gets a tick; beyond, plotly spaces them, whole days only.
+    """
+    axis = {"title": {"text": "Day"}, "type": "date", "automargin": True, "tickformat": "%-d %b"}
+    if len(page.days) <= 14:
+        axis |= {"dtick": DAY_MS, "tick0": page.days[0].day.isoformat() if page.days else None}
+    else:
+        axis |= {"nticks": 8}
+    return axis
+
+
 def _json(figure: go.Figure) -> str:
     # Embedded in a <script type="application/json">: escape what could close the tag.
     text = pio.to_json(figure, validate=False)
@@ -47,7 +64,9 @@ def daily_spend(page: UsagePage) -> str:
         go.Bar(
             x=days, y=[_usd(r.totals.cost) for r in page.days], name="Spend", marker_color=ACCENT
         ),
-        layout=_layout("Daily spend", "Day", "Spend (USD)", yaxis_tickprefix="$"),
+        layout=_layout(
+            "Daily spend", "Day", "Spend (USD)", yaxis_tickprefix="$", xaxis=_day_axis(page)
+        ),
     )
     return _json(figure)
 
@@ -64,7 +83,9 @@ def daily_requests(page: UsagePage) -> str:
                 marker_color="#b42318",
             ),
         ],
-        layout=_layout("Daily requests", "Day", "Requests (count)", barmode="stack"),
+        layout=_layout(
+            "Daily requests", "Day", "Requests (count)", barmode="stack", xaxis=_day_axis(page)
+        ),
     )
     return _json(figure)
 
@@ -82,7 +103,9 @@ def daily_tokens(page: UsagePage) -> str:
             go.Bar(x=days, y=[getattr(r.totals, attr) for r in page.days], name=name)
             for name, attr in series
         ],
-        layout=_layout("Daily tokens", "Day", "Tokens (count)", barmode="stack"),
+        layout=_layout(
+            "Daily tokens", "Day", "Tokens (count)", barmode="stack", xaxis=_day_axis(page)
+        ),
     )
     return _json(figure)
 
@@ -94,6 +117,9 @@ def weekly_pattern(page: UsagePage, time_zone: str) -> str:
             x=[f"{h:02d}:00" for h in range(24)],
             y=list(WEEKDAYS),
             colorscale=[[0, "#f5f7fa"], [1, ACCENT]],
+            # From zero: with plotly's own bounds an all-zero week spans -0.4 to 0.4.
+            zmin=0,
+            zmax=max(1, max((max(row) for row in page.weekly), default=0)),
             colorbar={"title": {"text": "Requests"}},
             hovertemplate="%{y} %{x}: %{z} requests<extra></extra>",
         ),

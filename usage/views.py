@@ -1,5 +1,8 @@
 """The Usage tab, its CSV export, ingest-key management and the API docs page. Thin views."""
 
+from dataclasses import dataclass
+from datetime import date, timedelta
+
 from django.contrib import messages
 from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import redirect, render
@@ -17,10 +20,10 @@ from .export import csv_rows
 from .filters import RANGES, parse_filters
 
 
-def _filters(request: HttpRequest, access: OrgAccess):  # noqa: ANN202
+def _filters(request: HttpRequest, access: OrgAccess, **overrides: str):  # noqa: ANN202
     all_members = access.can(Capability.VIEW_ALL_USAGE)
     filters = parse_filters(
-        request.GET,
+        {**request.GET.dict(), **overrides},
         time_zone=access.organization.time_zone,
         billing_period=current_period_dates(access.organization),
     )
@@ -38,11 +41,45 @@ MEMBER_SORTS = {
 }
 
 
+def _range_has_usage(page: selectors.UsagePage) -> bool:
+    return any(row.totals.requests for row in page.days)
+
+
+@dataclass(frozen=True)
+class QuietPeriod:
+    """A billing period that started on `start`, and the one before it.
+
+    Given to the page as `quiet_period` when the current one (the default range) had no usage
+    yet, so the tab shows the last 30 days instead and says so.
+    """
+
+    start: date
+    previous_start: date
+    previous_end: date
+
+
 @require_GET
 @org_view()
 def usage_tab(request: HttpRequest, access: OrgAccess) -> HttpResponse:
     filters, all_members = _filters(request, access)
     page = selectors.usage_page(access.organization, filters, all_members=all_members)
+    quiet_period = None
+    if "range" not in request.GET and page.has_data and not _range_has_usage(page):
+        # The first screen never opens on an empty range while there is usage to show (the
+        # first day of a billing period): it opens on the last 30 days and says why.
+        quiet_period = QuietPeriod(
+            start=filters.start,
+            previous_start=filters.previous_start,
+            previous_end=filters.start - timedelta(days=1),
+        )
+        filters, all_members = _filters(request, access, range="30d")
+        page = selectors.usage_page(access.organization, filters, all_members=all_members)
+    has_usage = page.has_data and _range_has_usage(page)
+    previous_period = quiet_period
+    if filters.range == "period":
+        previous_period = QuietPeriod(
+            filters.start, filters.previous_start, filters.start - timedelta(days=1)
+        )
     sort = request.GET.get("sort") if request.GET.get("sort") in MEMBER_SORTS else "spend"
     direction = "asc" if request.GET.get("dir") == "asc" else "desc"
     if page.members:
@@ -54,7 +91,18 @@ def usage_tab(request: HttpRequest, access: OrgAccess) -> HttpResponse:
         "filters": filters,
         "ranges": RANGES,
         "all_members": all_members,
-        "charts": charts.build_all(page, access.organization.time_zone) if page.has_data else {},
+        "charts": charts.build_all(page, access.organization.time_zone) if has_usage else {},
+        "has_usage": has_usage,
+        "quiet_period": quiet_period,
+        "previous_period": previous_period,
+        "range_queries": {key: filters.query(range=key) for key in ("30d", "90d")},
+        "previous_period_query": filters.query(
+            range="custom",
+            start=previous_period.previous_start.isoformat(),
+            end=previous_period.previous_end.isoformat(),
+        )
+        if previous_period
+        else "",
         "sort": sort,
         "dir": direction,
         "active_tab": "usage",
