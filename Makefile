@@ -20,7 +20,8 @@ run:
 	@$(DEMO_ENV) $(PY) manage.py migrate --no-input -v0
 	@$(DEMO_ENV) $(PY) manage.py collectstatic --no-input -v0
 	@# localstripe (fake Stripe), the Celery worker and beat run beside the dashboard and stop with it.
-	@$(DEMO_ENV) scripts/with-localstripe.sh scripts/with-worker.sh bash -c '$(PY) manage.py sync_stripe_plans -v0 && $(PY) manage.py seed_demo && exec $(PY) manage.py runserver 127.0.0.1:$(DEMO_PORT)'
+	@# The worker starts after seeding (one long SQLite transaction); what seeding queued waits for it.
+	@$(DEMO_ENV) scripts/with-localstripe.sh bash -c '$(PY) manage.py sync_stripe_plans -v0 && $(PY) manage.py seed_demo && exec scripts/with-worker.sh $(PY) manage.py runserver 127.0.0.1:$(DEMO_PORT)'
 
 # The environment `make run` gives every process (tests/demo/ run the demo's settings with it).
 demo-env:

@@ -66,6 +66,17 @@ def _ensure_card(organization: Organization, actor: Actor) -> None:
     )
 
 
+def receive_missed_events() -> int:
+    """Store (and queue the handling of) the events localstripe sent while no server listened.
+
+    The last step of seeding: the subscription is started after the billing data, and its events
+    (customer.subscription.created, invoice.paid, ...) would otherwise be lost.
+    """
+    if not localstripe_reachable():
+        return 0
+    return reconcile.events_replay(since_seconds=3600)
+
+
 def seed_billing(slug: str = "acme", stdout=None) -> list[str]:  # noqa: ANN001
     """Returns (and writes to `stdout`, if given) what it did, one line each."""
     done = _seed(slug)

@@ -3,6 +3,7 @@
 from datetime import timedelta
 
 from allauth.account.models import EmailAddress
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand
 from django.db import transaction
@@ -86,11 +87,16 @@ class Command(BaseCommand):
                 role=Role.MEMBER,
             )
         seed_demo_usage(acme)
-        __import__("billing.demo").demo.seed_billing("acme", self.stdout)  # card, credits, PDFs
+        billing_demo = __import__("billing.demo").demo
+        billing_demo.seed_billing("acme", self.stdout)  # card, credits, PDFs
         self.stdout.write(seed_demo_subscription(acme))
+        # The web server is not up yet while seeding, so localstripe's webhooks for all of the
+        # above (the subscription's included) found no one: receive them from its Events API.
+        received = billing_demo.receive_missed_events()
+        self.stdout.write(f"  stripe: {received} event(s) received that no webhook could deliver")
         self.stdout.write(self.style.SUCCESS("Demo data ready."))
         self.stdout.write(
-            "Log in at http://127.0.0.1:8000 with any of these (password "
+            f"Log in at {settings.SITE_URL} with any of these (password "
             f"{DEMO_PASSWORD!r}):\n"
             "  owner@acme.test   (Acme Robotics, owner)\n"
             "  admin@acme.test   (Acme Robotics, admin)\n"
