@@ -128,6 +128,13 @@ def weekly_pattern(page: UsagePage, time_zone: str) -> str:
             f"Hour of day ({time_zone})",
             "Day of week",
             yaxis={"autorange": "reversed", "title": {"text": "Day of week"}},
+            # Every third hour, upright: 24 rotated labels crowd a phone's width.
+            xaxis={
+                "title": {"text": f"Hour of day ({time_zone})"},
+                "tickvals": [f"{h:02d}:00" for h in range(0, 24, 3)],
+                "tickangle": 0,
+                "automargin": True,
+            },
         ),
     )
     return _json(figure)
@@ -169,6 +176,19 @@ def models_requests(page: UsagePage) -> str:
     return _json(figure)
 
 
+def _pie_layout(title: str) -> dict:
+    """Percentages inside the slices (hidden where they do not fit), and a legend tall enough
+    for every label without a scroll bar, also on a phone."""
+    return _layout(
+        title,
+        "",
+        "",
+        height=460,
+        uniformtext={"minsize": 10, "mode": "hide"},
+        legend={"orientation": "h", "x": 0, "y": -0.02, "yanchor": "top"},
+    )
+
+
 def models_cost(page: UsagePage) -> str:
     figure = go.Figure(
         go.Pie(
@@ -177,8 +197,10 @@ def models_cost(page: UsagePage) -> str:
             hole=0.45,
             sort=True,
             hovertemplate="%{label}: $%{value:,.2f} (%{percent})<extra></extra>",
+            textposition="inside",
+            textinfo="percent",
         ),
-        layout=_layout("Cost by model (USD)", "", ""),
+        layout=_pie_layout("Cost by model (USD)"),
     )
     return _json(figure)
 
@@ -190,8 +212,10 @@ def providers_share(page: UsagePage) -> str:
             values=[totals.requests for _, totals, _ in page.providers],
             hole=0.45,
             hovertemplate="%{label}: %{value:,} requests (%{percent})<extra></extra>",
+            textposition="inside",
+            textinfo="percent",
         ),
-        layout=_layout("Requests by provider (share)", "", ""),
+        layout=_pie_layout("Requests by provider (share)"),
     )
     return _json(figure)
 

@@ -46,16 +46,25 @@ def _range_has_usage(page: selectors.UsagePage) -> bool:
 
 
 @dataclass(frozen=True)
-class QuietPeriod:
+class NewPeriod:
     """A billing period that started on `start`, and the one before it.
 
-    Given to the page as `quiet_period` when the current one (the default range) had no usage
-    yet, so the tab shows the last 30 days instead and says so.
+    Given to the page as `new_period` when the default range (this billing period) was only a
+    day old or had no usage yet: the tab then opens on the last 30 days and says why.
     """
 
     start: date
     previous_start: date
     previous_end: date
+    had_usage: bool = False
+
+
+def _from_first_month_with_usage(months: list) -> list:
+    """The month comparison starts at the first month with usage, not with empty bars."""
+    for index, row in enumerate(months):
+        if row.totals.requests:
+            return months[index:]
+    return months
 
 
 @require_GET
@@ -63,21 +72,25 @@ class QuietPeriod:
 def usage_tab(request: HttpRequest, access: OrgAccess) -> HttpResponse:
     filters, all_members = _filters(request, access)
     page = selectors.usage_page(access.organization, filters, all_members=all_members)
-    quiet_period = None
-    if "range" not in request.GET and page.has_data and not _range_has_usage(page):
-        # The first screen never opens on an empty range while there is usage to show (the
-        # first day of a billing period): it opens on the last 30 days and says why.
-        quiet_period = QuietPeriod(
-            start=filters.start,
-            previous_start=filters.previous_start,
-            previous_end=filters.start - timedelta(days=1),
-        )
-        filters, all_members = _filters(request, access, range="30d")
-        page = selectors.usage_page(access.organization, filters, all_members=all_members)
+    new_period = None
+    if "range" not in request.GET and page.has_data and filters.range == "period":
+        had_usage = _range_has_usage(page)
+        if filters.start == filters.today or not had_usage:
+            # The first screen never opens on an empty or one-day range while there is usage
+            # to show (the first day of a billing period): it opens on the last 30 days.
+            new_period = NewPeriod(
+                start=filters.start,
+                previous_start=filters.previous_start,
+                previous_end=filters.start - timedelta(days=1),
+                had_usage=had_usage,
+            )
+            filters, all_members = _filters(request, access, range="30d")
+            page = selectors.usage_page(access.organization, filters, all_members=all_members)
+    page.months = _from_first_month_with_usage(page.months)
     has_usage = page.has_data and _range_has_usage(page)
-    previous_period = quiet_period
+    previous_period = new_period
     if filters.range == "period":
-        previous_period = QuietPeriod(
+        previous_period = NewPeriod(
             filters.start, filters.previous_start, filters.start - timedelta(days=1)
         )
     sort = request.GET.get("sort") if request.GET.get("sort") in MEMBER_SORTS else "spend"
@@ -93,7 +106,7 @@ def usage_tab(request: HttpRequest, access: OrgAccess) -> HttpResponse:
         "all_members": all_members,
         "charts": charts.build_all(page, access.organization.time_zone) if has_usage else {},
         "has_usage": has_usage,
-        "quiet_period": quiet_period,
+        "new_period": new_period,
         "previous_period": previous_period,
         "range_queries": {key: filters.query(range=key) for key in ("30d", "90d")},
         "previous_period_query": filters.query(

@@ -57,6 +57,28 @@ def test_the_first_screen_opens_on_the_last_30_days_and_says_why(org, owner, oct
     assertContains(response, "Previous billing period (1 Oct – 31 Oct)")
     assertContains(response, "range=custom&amp;start=2026-10-01&amp;end=2026-10-31")
     assert response.context["charts"]  # the charts are drawn
+    # The month comparison starts with the first month with usage, not four empty bars.
+    assert [row.month.isoformat() for row in response.context["page"].months] == [
+        "2026-10-01",
+        "2026-11-01",
+    ]
+
+
+def test_a_period_that_started_today_opens_on_the_last_30_days_even_with_usage_today(
+    org, owner, october_usage
+):
+    with time_machine.travel(NOW, tick=False):
+        ingest_events(
+            organization_id=org.pk,
+            events=[make_event(occurred_at=NOW - timedelta(hours=1), cost_microdollars=500_000)],
+        )
+        rollup_until_caught_up()
+
+    response = _tab(owner, org)
+
+    assert response.context["filters"].range == "30d"
+    assert response.context["page"].metrics[0].value == 12_500_000
+    assertContains(response, "A new billing period started today, so this shows")
 
 
 def test_the_empty_billing_period_is_one_clear_empty_state_without_charts(
@@ -86,7 +108,7 @@ def test_an_explicit_range_is_kept_even_when_empty(org, owner, october_usage):
     response = _tab(owner, org, "?range=7d&model=gpt-5")
 
     assert response.context["filters"].range == "7d"
-    assert response.context["quiet_period"] is None
+    assert response.context["new_period"] is None
     assertContains(response, "No requests match these filters in this range.")
     assertContains(response, "Clear the filters")
 
