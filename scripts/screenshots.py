@@ -108,6 +108,7 @@ def main() -> None:
             if ONLY not in name:
                 continue
             context = browser.new_context(viewport={"width": width, "height": 900})
+            context.set_default_timeout(120_000)  # a loaded machine
             page = context.new_page()
             if email:
                 page.goto(f"{BASE}/accounts/login/")

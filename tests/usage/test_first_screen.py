@@ -117,14 +117,20 @@ def test_today_alone_is_not_compared_with_a_whole_day(org, owner, october_usage)
     with time_machine.travel(NOW, tick=False):
         ingest_events(
             organization_id=org.pk,
-            events=[make_event(occurred_at=NOW - timedelta(hours=1), cost_microdollars=500_000)],
+            events=[
+                make_event(occurred_at=NOW - timedelta(hours=1), cost_microdollars=500_000),
+                make_event(
+                    occurred_at=datetime(2026, 10, 1, 15, 0, tzinfo=BERLIN),
+                    cost_microdollars=1_000_000,
+                ),
+            ],
         )
         rollup_until_caught_up()
 
     response = _tab(owner, org, "?range=period")
 
     assert response.context["page"].metrics[0].value == 500_000
-    assertContains(response, "Today so far")
+    assertContains(response, "So far today</span> · 1 Oct: $1.00", html=False)
     assertNotContains(response, "-50.0%")  # $0.50 this morning against all of 1 Oct ($1.00)
 
 
