@@ -62,3 +62,10 @@ bench:
 	@scripts/bootstrap-venv.sh test
 	@scripts/test-services.sh
 	@$(PY) bench/run_usage.py
+
+# Time to a settled Usage page in Chromium (cold and warm cache), against the running demo
+# (`make run` in another terminal; BASE_URL to point elsewhere): see BENCHMARKS.md.
+BASE_URL ?= http://127.0.0.1:$(DEMO_PORT)
+.PHONY: bench-browser
+bench-browser:
+	@$(PY) bench/usage_page_browser.py $(BASE_URL)
