@@ -11,7 +11,7 @@ TEST_ENV := DJANGO_ENV=test \
 # hashed and compressed, served by WhiteNoise), SQLite, a real Celery worker and beat on an
 # embedded broker, and localstripe; all of them stop with `make run`.
 DEMO_PORT ?= 8000
-DEMO_ENV := DJANGO_ENV=development DEBUG=false CELERY_BROKER_URL=filesystem:// \
+DEMO_ENV := DJANGO_ENV=development DEBUG=false CELERY_BROKER_URL=filesystem://localhost// \
 	DASHBOARD_URL=http://127.0.0.1:$(DEMO_PORT) SITE_URL=http://127.0.0.1:$(DEMO_PORT)
 
 run:

@@ -144,11 +144,12 @@ if CELERY_TASK_ALWAYS_EAGER:
     CELERY_BROKER_URL = "memory://"
 
 # --- The demo's embedded broker (`make run`) --------------------------------------------------
-# `make run` sets CELERY_BROKER_URL=filesystem://: kombu's filesystem transport keeps each queued
+# `make run` sets CELERY_BROKER_URL=filesystem://localhost// (the host is only there to keep
+# kombu from warning that none was given): kombu's filesystem transport keeps each queued
 # task as a file under .celery/, so the demo runs a real worker and beat (rollups, reconcile,
 # retries, as in production) with no Redis. One folder is both in- and outbox: one machine.
 CELERY_BROKER_FOLDER = Path(env_str("CELERY_BROKER_FOLDER", str(BASE_DIR / ".celery" / "broker")))
-if CELERY_BROKER_URL == "filesystem://":
+if CELERY_BROKER_URL.startswith("filesystem://"):
     for _folder in ("queue", "processed", "control"):
         (CELERY_BROKER_FOLDER / _folder).mkdir(parents=True, exist_ok=True)
     CELERY_BROKER_TRANSPORT_OPTIONS = {

@@ -20,7 +20,7 @@ def _database_ok() -> bool:
 def _broker_status() -> str:
     if settings.CELERY_TASK_ALWAYS_EAGER:
         return "eager"  # tasks run in-process: there is no broker to be down
-    if settings.CELERY_BROKER_URL == "filesystem://":  # the demo's embedded broker: a folder
+    if settings.CELERY_BROKER_URL.startswith("filesystem://"):  # the demo broker: a folder
         queue = settings.CELERY_BROKER_TRANSPORT_OPTIONS["data_folder_in"]
         return "ok" if os.access(queue, os.W_OK) else "down"
     try:
