@@ -83,7 +83,13 @@ MIDDLEWARE = [
     "kilo_dashboard.session_activity.SessionActivityMiddleware",
 ]
 
-if PRODUCTION:  # runserver and the test live server serve static files themselves
+# --- Static files with DEBUG off (production and the demo) ------------------------------------
+# With DEBUG off, `collectstatic` writes hashed, compressed (gzip, brotli) copies to STATIC_ROOT
+# and WhiteNoise serves them: a hashed name is cached for a year ("immutable"), and a client that
+# accepts compression gets the compressed copy. With DEBUG on, and in the tests (whose DEBUG is
+# off but which never collect), runserver or the test live server serve static/ as it is.
+SERVE_COLLECTED_STATIC = not DEBUG and DJANGO_ENV != "test"
+if SERVE_COLLECTED_STATIC:
     MIDDLEWARE.insert(1, "whitenoise.middleware.WhiteNoiseMiddleware")
 
 ROOT_URLCONF = "kilo_dashboard.urls"
@@ -110,6 +116,22 @@ DATABASE_URL = env_str("DATABASE_URL", f"sqlite:///{BASE_DIR / 'db.sqlite3'}", r
 DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=60)}
 if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+
+# --- SQLite (the demo) ------------------------------------------------------------------------
+# The demo's web server, Celery worker, beat and localstripe's webhooks all write to one SQLite
+# file at once. Without these, a second writer fails at once with "database is locked":
+# - WAL lets readers go on while one connection writes;
+# - the busy timeout makes a writer wait for the lock (seconds) instead of failing;
+# - IMMEDIATE transactions take the write lock at BEGIN, so a transaction that read first can
+#   never be refused the lock half-way (SQLite cannot wait in that case; it fails at once).
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    DATABASES["default"].setdefault("OPTIONS", {}).update(
+        {
+            "transaction_mode": "IMMEDIATE",
+            "timeout": env_int("SQLITE_BUSY_TIMEOUT_SECONDS", 20),
+            "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL",
+        }
+    )
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Cache, broker, Celery --------------------------------------------------------------------
@@ -126,11 +148,29 @@ else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 
 CELERY_BROKER_URL = env_str("CELERY_BROKER_URL", REDIS_URL)
-# With no broker configured (the demo), tasks run in-process at once. The in-memory transport
-# keeps kombu from looking for a broker on localhost; no message ever goes through it.
+# With no broker configured (`manage.py` by hand), tasks run in-process at once. The in-memory
+# transport keeps kombu from looking for a broker on localhost; no message ever goes through it.
 CELERY_TASK_ALWAYS_EAGER = not CELERY_BROKER_URL
 if CELERY_TASK_ALWAYS_EAGER:
     CELERY_BROKER_URL = "memory://"
+
+# --- The demo's embedded broker (`make run`) --------------------------------------------------
+# `make run` sets CELERY_BROKER_URL=filesystem://localhost// (the host is only there to keep
+# kombu from warning that none was given): kombu's filesystem transport keeps each queued
+# task as a file under .celery/, so the demo runs a real worker and beat (rollups, reconcile,
+# retries, as in production) with no Redis. One folder is both in- and outbox: one machine.
+CELERY_BROKER_FOLDER = Path(env_str("CELERY_BROKER_FOLDER", str(BASE_DIR / ".celery" / "broker")))
+if CELERY_BROKER_URL.startswith("filesystem://"):
+    for _folder in ("queue", "processed", "control"):
+        (CELERY_BROKER_FOLDER / _folder).mkdir(parents=True, exist_ok=True)
+    CELERY_BROKER_TRANSPORT_OPTIONS = {
+        "data_folder_in": str(CELERY_BROKER_FOLDER / "queue"),
+        "data_folder_out": str(CELERY_BROKER_FOLDER / "queue"),
+        "processed_folder": str(CELERY_BROKER_FOLDER / "processed"),
+        "control_folder": str(CELERY_BROKER_FOLDER / "control"),
+        "store_processed": False,
+        "polling_interval": 0.5,
+    }
 CELERY_TASK_EAGER_PROPAGATES = True
 CELERY_RESULT_BACKEND = env_str("CELERY_RESULT_BACKEND", REDIS_URL) or None
 CELERY_RESULT_EXPIRES = 3600
@@ -336,18 +376,20 @@ USE_I18N = True
 USE_TZ = True
 
 STATIC_URL = "/static/"
-STATIC_ROOT = BASE_DIR / "staticfiles"
+STATIC_ROOT = Path(env_str("STATIC_ROOT", str(BASE_DIR / "staticfiles")))
 STATICFILES_DIRS = [BASE_DIR / "static"]
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {
         "BACKEND": (
-            "whitenoise.storage.CompressedManifestStaticFilesStorage"
-            if PRODUCTION
+            "kilo_dashboard.static_storage.CompressedManifestStorage"
+            if SERVE_COLLECTED_STATIC
             else "django.contrib.staticfiles.storage.StaticFilesStorage"
         )
     },
 }
+# Only the hashed names are kept (and compressed): every page links them through {% static %}.
+WHITENOISE_KEEP_ONLY_HASHED_FILES = True
 MEDIA_ROOT = Path(env_str("MEDIA_ROOT", str(BASE_DIR / "media")))
 
 # --- Security ---------------------------------------------------------------------------------

@@ -1,3 +1,5 @@
+import os
+
 import redis
 from django.conf import settings
 from django.db import connection
@@ -19,7 +21,10 @@ def _database_ok() -> bool:
 
 def _broker_status() -> str:
     if settings.CELERY_TASK_ALWAYS_EAGER:
-        return "eager"  # the demo runs tasks in-process: there is no broker to be down
+        return "eager"  # tasks run in-process: there is no broker to be down
+    if settings.CELERY_BROKER_URL.startswith("filesystem://"):  # the demo broker: a folder
+        queue = settings.CELERY_BROKER_TRANSPORT_OPTIONS["data_folder_in"]
+        return "ok" if os.access(queue, os.W_OK) else "down"
     try:
         client = redis.Redis.from_url(
             settings.CELERY_BROKER_URL, socket_connect_timeout=1, socket_timeout=1

@@ -65,11 +65,18 @@ class InvitationForm(forms.Form):
         max_length=254,  # Invitation.email's length; forms.EmailField would allow 320
         widget=forms.EmailInput(attrs={"autocomplete": "off", "placeholder": "name@company.com"}),
     )
-    role = forms.ChoiceField(
-        label="Role",
-        choices=[(Role.MEMBER, "Member"), (Role.ADMIN, "Admin")],
-        initial=Role.MEMBER,
-    )
+    role = forms.ChoiceField(label="Role", initial=Role.MEMBER)
+
+    def __init__(self, *args: object, grantable_roles: tuple[str, ...], **kwargs: object) -> None:
+        """Offers only the roles this inviter may grant; a forged other role is a form error."""
+        super().__init__(*args, **kwargs)
+        role = self.fields["role"]
+        role.choices = [(value, Role(value).label) for value in grantable_roles]
+        role.error_messages["invalid_choice"] = (
+            "Invite people as Admin or Member; ownership is transferred later."
+            if Role.ADMIN in grantable_roles
+            else "Only owners can invite admins. Invite them as Member, or ask an owner."
+        )
 
 
 class RoleForm(forms.Form):

@@ -36,6 +36,11 @@ RESERVED_SLUGS = {"new", "admin", "api", "static", "accounts", "invitations"}
 INVITABLE_ROLES = (Role.ADMIN, Role.MEMBER)
 
 
+def invitable_roles(inviter_role: str) -> tuple[str, ...]:
+    """The roles this inviter may grant: owners invite admins and members, admins members only."""
+    return INVITABLE_ROLES if inviter_role == Role.OWNER else (Role.MEMBER,)
+
+
 class ServiceError(Exception):
     """A rule refused the change; the message is safe and meant for the user."""
 
@@ -262,7 +267,7 @@ def invitation_create(
     email = email.strip().lower()
     if role not in INVITABLE_ROLES:
         raise ServiceError("Invite people as Admin or Member; ownership is transferred later.")
-    if role == Role.ADMIN and inviter.role != Role.OWNER:
+    if role not in invitable_roles(inviter.role):
         raise PermissionDenied("Only owners can invite admins.")
     _expire_stale_invitations(organization)
     if Membership.objects.filter(organization=organization, user__email__iexact=email).exists():

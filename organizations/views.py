@@ -188,7 +188,9 @@ def organization_policies(request: HttpRequest, access: OrgAccess) -> HttpRespon
 @require_http_methods(["GET", "POST"])
 @org_view(Capability.MANAGE_MEMBERS)
 def invitation_create(request: HttpRequest, access: OrgAccess) -> HttpResponse:
-    form = InvitationForm(request.POST or None)
+    form = InvitationForm(
+        request.POST or None, grantable_roles=services.invitable_roles(access.role)
+    )
     if request.method == "POST" and form.is_valid():
         try:
             invitation = services.invitation_create(

@@ -8,12 +8,106 @@ other. This wrapper gives each instance its own file, or none (memory only, for 
 """
 
 import argparse
+import datetime
 import pickle
 import socket
 import sys
+from pathlib import Path
 
 from aiohttp import web
 from localstripe import resources, server
+from localstripe.errors import UserError
+
+# --- Card details: Stripe's own messages, not "Bad request" ------------------------------------
+# localstripe refuses any card detail it does not like with a bare 400 "Bad request", which our
+# card form can only repeat. Real Stripe answers a 402 card_error with a code and a sentence for
+# the person typing; checked here first, in Stripe's words.
+
+
+def card_error(code: str, param: str, message: str) -> UserError:
+    error = UserError(402, message, {"code": code, "param": param})
+    error.body["error"]["type"] = "card_error"
+    return error
+
+
+def _as_int(value: object) -> int | None:
+    try:
+        return int(str(value).strip())
+    except (TypeError, ValueError):
+        return None
+
+
+def check_card(card: dict) -> None:
+    number = str(card.get("number") or "").replace(" ", "")
+    if not (number.isdigit() and len(number) == 16):
+        raise card_error("invalid_number", "number", "Your card number is invalid.")
+    month, year = _as_int(card.get("exp_month")), _as_int(card.get("exp_year"))
+    if month is None or not 1 <= month <= 12:
+        raise card_error(
+            "invalid_expiry_month", "exp_month", "Your card's expiration month is invalid."
+        )
+    if year is not None and 0 <= year < 100:
+        year += 2000
+    if year is None or not 2000 <= year < 2100:
+        raise card_error(
+            "invalid_expiry_year", "exp_year", "Your card's expiration year is invalid."
+        )
+    today = datetime.datetime.now(datetime.UTC).date()
+    if year < today.year:
+        raise card_error(
+            "invalid_expiry_year", "exp_year", "Your card's expiration year is in the past."
+        )
+    if (year, month) < (today.year, today.month):
+        raise card_error(
+            "invalid_expiry_month", "exp_month", "Your card's expiration date is in the past."
+        )
+    cvc = str(card.get("cvc") or "")
+    if not (cvc.isdigit() and len(cvc) == 3):
+        raise card_error("invalid_cvc", "cvc", "Your card's security code is invalid.")
+
+
+_payment_method_init = resources.PaymentMethod.__init__
+
+
+def payment_method_init(self, *args, **kwargs) -> None:  # noqa: ANN001, ANN002, ANN003
+    if kwargs.get("type") == "card" and isinstance(kwargs.get("card"), dict):
+        check_card(kwargs["card"])
+    _payment_method_init(self, *args, **kwargs)
+
+
+resources.PaymentMethod.__init__ = payment_method_init
+
+# --- The fake Stripe.js card field: a four-digit year ------------------------------------------
+# Its year box prefixes "20" to whatever is typed ("2030" became 202030) and jumps to the CVC
+# after two digits. Real Stripe takes MM / YY; this takes "30" or "2030", and stays put.
+FAKE_JS = (Path(server.__file__).parent / "localstripe-v3.js").read_text()
+PATCHES = [
+    (
+        "exp_year: '20' + this._inputs.exp_year.value,",
+        "exp_year: (this._inputs.exp_year.value.length > 2 ? '' : '20') +\n"
+        "                    this._inputs.exp_year.value,",
+    ),
+    (
+        "} else if (event.target === this._inputs.exp_year &&\n"
+        "                 this.value.card.exp_year.length >= 4) {",
+        "} else if (event.target === this._inputs.exp_year &&\n"
+        "                 this._inputs.exp_year.value.length >= 4) {",
+    ),
+]
+for before, after in PATCHES:
+    if before not in FAKE_JS:  # a new localstripe: look at its card field again
+        raise SystemExit(f"localstripe-v3.js changed; cannot patch: {before!r}")
+    FAKE_JS = FAKE_JS.replace(before, after)
+
+
+@web.middleware
+async def patched_stripe_js(request: web.Request, handler):  # noqa: ANN001, ANN201
+    if request.path == "/js.stripe.com/v3/":
+        return web.Response(text=FAKE_JS, content_type="application/javascript")
+    return await handler(request)
+
+
+server.app.middlewares.append(patched_stripe_js)
 
 
 def main() -> None:

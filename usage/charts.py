@@ -39,6 +39,23 @@ def _layout(title: str, x_title: str, y_title: str, **extra: object) -> dict:
     }
 
 
+DAY_MS = 24 * 3600 * 1000
+
+
+def _day_axis(page: UsagePage) -> dict:
+    """An x axis of calendar days: ticks on whole days, labelled "3 Nov", never inside a day.
+
+    Left to itself plotly puts ticks between days on a short range (one day: "23:59:59.9995").
+    Up to two weeks every day gets a tick; beyond, plotly spaces them, whole days only.
+    """
+    axis = {"title": {"text": "Day"}, "type": "date", "automargin": True, "tickformat": "%-d %b"}
+    if len(page.days) <= 14:
+        axis |= {"dtick": DAY_MS, "tick0": page.days[0].day.isoformat() if page.days else None}
+    else:
+        axis |= {"nticks": 8}
+    return axis
+
+
 def _json(figure: go.Figure) -> str:
     # Embedded in a <script type="application/json">: escape what could close the tag.
     text = pio.to_json(figure, validate=False)
@@ -51,7 +68,9 @@ def daily_spend(page: UsagePage) -> str:
         go.Bar(
             x=days, y=[_usd(r.totals.cost) for r in page.days], name="Spend", marker_color=ACCENT
         ),
-        layout=_layout("Daily spend", "Day", "Spend (USD)", yaxis_tickprefix="$"),
+        layout=_layout(
+            "Daily spend", "Day", "Spend (USD)", yaxis_tickprefix="$", xaxis=_day_axis(page)
+        ),
     )
     return _json(figure)
 
@@ -68,7 +87,9 @@ def daily_requests(page: UsagePage) -> str:
                 marker_color="#b42318",
             ),
         ],
-        layout=_layout("Daily requests", "Day", "Requests (count)", barmode="stack"),
+        layout=_layout(
+            "Daily requests", "Day", "Requests (count)", barmode="stack", xaxis=_day_axis(page)
+        ),
     )
     return _json(figure)
 
@@ -86,7 +107,9 @@ def daily_tokens(page: UsagePage) -> str:
             go.Bar(x=days, y=[getattr(r.totals, attr) for r in page.days], name=name)
             for name, attr in series
         ],
-        layout=_layout("Daily tokens", "Day", "Tokens (count)", barmode="stack"),
+        layout=_layout(
+            "Daily tokens", "Day", "Tokens (count)", barmode="stack", xaxis=_day_axis(page)
+        ),
     )
     return _json(figure)
 
@@ -98,6 +121,9 @@ def weekly_pattern(page: UsagePage, time_zone: str) -> str:
             x=[f"{h:02d}:00" for h in range(24)],
             y=list(WEEKDAYS),
             colorscale=[[0, "#f5f7fa"], [1, ACCENT]],
+            # From zero: with plotly's own bounds an all-zero week spans -0.4 to 0.4.
+            zmin=0,
+            zmax=max(1, max((max(row) for row in page.weekly), default=0)),
             colorbar={"title": {"text": "Requests"}},
             hovertemplate="%{y} %{x}: %{z} requests<extra></extra>",
         ),
@@ -106,6 +132,13 @@ def weekly_pattern(page: UsagePage, time_zone: str) -> str:
             f"Hour of day ({time_zone})",
             "Day of week",
             yaxis={"autorange": "reversed", "title": {"text": "Day of week"}},
+            # Every third hour, upright: 24 rotated labels crowd a phone's width.
+            xaxis={
+                "title": {"text": f"Hour of day ({time_zone})"},
+                "tickvals": [f"{h:02d}:00" for h in range(0, 24, 3)],
+                "tickangle": 0,
+                "automargin": True,
+            },
         ),
     )
     return _json(figure)
@@ -147,6 +180,19 @@ def models_requests(page: UsagePage) -> str:
     return _json(figure)
 
 
+def _pie_layout(title: str) -> dict:
+    """Percentages inside the slices (hidden where they do not fit), and a legend tall enough
+    for every label without a scroll bar, also on a phone."""
+    return _layout(
+        title,
+        "",
+        "",
+        height=460,
+        uniformtext={"minsize": 10, "mode": "hide"},
+        legend={"orientation": "h", "x": 0, "y": -0.02, "yanchor": "top"},
+    )
+
+
 def models_cost(page: UsagePage) -> str:
     figure = go.Figure(
         go.Pie(
@@ -155,8 +201,10 @@ def models_cost(page: UsagePage) -> str:
             hole=0.45,
             sort=True,
             hovertemplate="%{label}: $%{value:,.2f} (%{percent})<extra></extra>",
+            textposition="inside",
+            textinfo="percent",
         ),
-        layout=_layout("Cost by model (USD)", "", ""),
+        layout=_pie_layout("Cost by model (USD)"),
     )
     return _json(figure)
 
@@ -168,8 +216,10 @@ def providers_share(page: UsagePage) -> str:
             values=[totals.requests for _, totals, _ in page.providers],
             hole=0.45,
             hovertemplate="%{label}: %{value:,} requests (%{percent})<extra></extra>",
+            textposition="inside",
+            textinfo="percent",
         ),
-        layout=_layout("Requests by provider (share)", "", ""),
+        layout=_pie_layout("Requests by provider (share)"),
     )
     return _json(figure)
 

@@ -1,6 +1,7 @@
 """The Usage tab, its CSV export, ingest-key management and the API docs page. Thin views."""
 
-from dataclasses import replace
+from dataclasses import dataclass, replace
+from datetime import date, timedelta
 
 from django.contrib import messages
 from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
@@ -19,10 +20,10 @@ from .export import csv_rows, organization_csv_rows
 from .filters import RANGES, parse_filters
 
 
-def _filters(request: HttpRequest, access: OrgAccess):  # noqa: ANN202
+def _filters(request: HttpRequest, access: OrgAccess, **overrides: str):  # noqa: ANN202
     all_members = access.can(Capability.VIEW_ALL_USAGE)
     filters = parse_filters(
-        request.GET,
+        {**request.GET.dict(), **overrides},
         time_zone=access.organization.time_zone,
         billing_period=current_period_dates(access.organization),
     )
@@ -58,12 +59,59 @@ MEMBER_SORTS = {
 }
 
 
+def _range_has_usage(page: selectors.UsagePage) -> bool:
+    return any(row.totals.requests for row in page.days)
+
+
+@dataclass(frozen=True)
+class NewPeriod:
+    """A billing period that started on `start`, and the one before it.
+
+    Given to the page as `new_period` when the default range (this billing period) was only a
+    day old or had no usage yet: the tab then opens on the last 30 days and says why.
+    """
+
+    start: date
+    previous_start: date
+    previous_end: date
+    had_usage: bool = False
+
+
+def _from_first_month_with_usage(months: list) -> list:
+    """The month comparison starts at the first month with usage, not with empty bars."""
+    for index, row in enumerate(months):
+        if row.totals.requests:
+            return months[index:]
+    return months
+
+
 @require_GET
 @org_view()
 def usage_tab(request: HttpRequest, access: OrgAccess) -> HttpResponse:
     filters, all_members = _filters(request, access)
     per_member = per_member_analytics(access)
     page = selectors.usage_page(access.organization, filters, all_members=per_member)
+    new_period = None
+    if "range" not in request.GET and page.has_data and filters.range == "period":
+        had_usage = _range_has_usage(page)
+        if filters.start == filters.today or not had_usage:
+            # The first screen never opens on an empty or one-day range while there is usage
+            # to show (the first day of a billing period): it opens on the last 30 days.
+            new_period = NewPeriod(
+                start=filters.start,
+                previous_start=filters.previous_start,
+                previous_end=filters.start - timedelta(days=1),
+                had_usage=had_usage,
+            )
+            filters, all_members = _filters(request, access, range="30d")
+            page = selectors.usage_page(access.organization, filters, all_members=per_member)
+    page.months = _from_first_month_with_usage(page.months)
+    has_usage = page.has_data and _range_has_usage(page)
+    previous_period = new_period
+    if filters.range == "period":
+        previous_period = NewPeriod(
+            filters.start, filters.previous_start, filters.start - timedelta(days=1)
+        )
     sort = request.GET.get("sort") if request.GET.get("sort") in MEMBER_SORTS else "spend"
     direction = "asc" if request.GET.get("dir") == "asc" else "desc"
     if page.members:
@@ -77,7 +125,18 @@ def usage_tab(request: HttpRequest, access: OrgAccess) -> HttpResponse:
         "all_members": all_members,
         "per_member": per_member,
         "range_totals": _range_totals(page),
-        "charts": charts.build_all(page, access.organization.time_zone) if page.has_data else {},
+        "charts": charts.build_all(page, access.organization.time_zone) if has_usage else {},
+        "has_usage": has_usage,
+        "new_period": new_period,
+        "previous_period": previous_period,
+        "range_queries": {key: filters.query(range=key) for key in ("30d", "90d")},
+        "previous_period_query": filters.query(
+            range="custom",
+            start=previous_period.previous_start.isoformat(),
+            end=previous_period.previous_end.isoformat(),
+        )
+        if previous_period
+        else "",
         "sort": sort,
         "dir": direction,
         "active_tab": "usage",

@@ -6,7 +6,7 @@
       var source = document.getElementById(el.getAttribute("data-plotly"));
       if (!source || el.classList.contains("js-plotly-plot")) return;
       var figure = JSON.parse(source.textContent);
-      window.Plotly.newPlot(el, figure.data, figure.layout, { displaylogo: false, responsive: true });
+      window.Plotly.newPlot(el, figure.data, figure.layout, { displayModeBar: false, displaylogo: false, responsive: true });
     });
   }
   function toggleCustom() {

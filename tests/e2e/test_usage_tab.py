@@ -49,6 +49,7 @@ def test_owner_changes_range_and_model_and_the_figures_follow(
     page.goto(f"{live_server.url}/orgs/{org.slug}/usage/?range=7d")
     expect(_spend(page)).to_contain_text("$1.00")
     expect(page.locator(".js-plotly-plot").first).to_be_visible()
+    expect(page.locator(".modebar")).to_have_count(0)  # plotly's tool bar is hidden
     charts_before = page.locator(".js-plotly-plot").count()
     assert charts_before >= 8
 

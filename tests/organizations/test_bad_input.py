@@ -490,3 +490,32 @@ def test_other_methods_are_not_allowed(org, personas, method):
 
     assert response.status_code == 405
     assert snapshot() == before
+
+
+# --- roles the inviter may not grant -------------------------------------------------------------
+
+
+def test_the_invite_form_offers_an_admin_only_the_roles_they_may_grant(org, personas):
+    admin_page = client_for(personas["admin"]).get(invite_url(org))
+    owner_page = client_for(personas["owner"]).get(invite_url(org))
+
+    assertContains(admin_page, '<option value="member" selected>Member</option>', html=True)
+    assert 'value="admin"' not in admin_page.content.decode()
+    assertContains(owner_page, '<option value="admin">Admin</option>', html=True)
+
+
+def test_a_forged_admin_role_re_shows_the_form_with_the_error_and_what_was_typed(org, personas):
+    before = snapshot()
+
+    response = client_for(personas["admin"]).post(
+        invite_url(org), {"email": "typed.by.hand@example.com", "role": Role.ADMIN}
+    )
+
+    assertContains(
+        response,
+        "Only owners can invite admins. Invite them as Member, or ask an owner.",
+        status_code=400,
+    )
+    assertContains(response, 'value="typed.by.hand@example.com"', status_code=400)
+    assertContains(response, "Send invitation", status_code=400)
+    assert snapshot() == before

@@ -120,7 +120,7 @@ def test_charts_have_titles_axis_titles_and_tables(org, owner, usage):
     assert spend["layout"]["yaxis"]["title"]["text"] == "Spend (USD)"
     html = response.content.decode()
     assert html.count('class="chart"') == len(charts)
-    assert "Table view" in html and "plotly.min.js" in html and "cdn" not in html.lower()
+    assert "Table view" in html and "plotly-cartesian.min.js" in html and "cdn" not in html.lower()
 
 
 def test_empty_state_for_a_new_organization(org, owner):

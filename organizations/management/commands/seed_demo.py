@@ -3,6 +3,7 @@
 from datetime import timedelta
 
 from allauth.account.models import EmailAddress
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand
 from django.db import transaction
@@ -87,14 +88,17 @@ class Command(BaseCommand):
                 role=Role.MEMBER,
             )
         seed_demo_usage(acme)
-        __import__("billing.demo").demo.seed_billing("acme", self.stdout)  # card, credits, PDFs
+        billing_demo = __import__("billing.demo").demo
+        billing_demo.seed_billing("acme", self.stdout)  # card, credits, PDFs
         self.stdout.write(seed_demo_subscription(acme))
-        # Webhooks cannot reach the dashboard while it is not serving yet: receive what
-        # localstripe sent (card, payments, the subscription's events) through the webhook path.
-        events_replay(since_seconds=3600)
+        # The web server is not up yet while seeding, so localstripe's webhooks for all of the
+        # above (the subscription's included) found no one: receive them from its Events API,
+        # through the webhook path.
+        received = events_replay(since_seconds=3600) if billing_demo.localstripe_reachable() else 0
+        self.stdout.write(f"  stripe: {received} event(s) received that no webhook could deliver")
         self.stdout.write(self.style.SUCCESS("Demo data ready."))
         self.stdout.write(
-            "Log in at http://127.0.0.1:8000 with any of these (password "
+            f"Log in at {settings.SITE_URL} with any of these (password "
             f"{DEMO_PASSWORD!r}):\n"
             "  owner@acme.test   (Acme Robotics, owner)\n"
             "  admin@acme.test   (Acme Robotics, admin)\n"
