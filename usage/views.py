@@ -54,7 +54,9 @@ def usage_tab(request: HttpRequest, access: OrgAccess) -> HttpResponse:
         "filters": filters,
         "ranges": RANGES,
         "all_members": all_members,
-        "charts": charts.build_all(page, access.organization.time_zone) if page.has_data else {},
+        "charts": charts.build_all_cached(page, access.organization.time_zone)
+        if page.has_data
+        else {},
         "sort": sort,
         "dir": direction,
         "active_tab": "usage",
