@@ -106,6 +106,15 @@ def start_gunicorn(port: int = PORT) -> subprocess.Popen:
     raise SystemExit("gunicorn did not start")
 
 
+def stop_gunicorn(server: subprocess.Popen) -> None:
+    server.terminate()
+    try:
+        server.wait(60)  # a loaded machine can take a while to drain the workers
+    except subprocess.TimeoutExpired:
+        server.kill()
+        server.wait(10)
+
+
 def raw_copy(org_id: int, rows: int) -> float:
     """COPY `rows` rows, read back from what the API stored, under fresh request ids."""
     from django.db import connection
@@ -152,8 +161,7 @@ def main() -> dict:
             accepted = sum(pool.map(_client, chunks))
         elapsed = time.perf_counter() - start
     finally:
-        server.terminate()
-        server.wait(10)
+        stop_gunicorn(server)
     api_rate = accepted / elapsed
     copy_seconds = raw_copy(org.pk, accepted)
     copy_rate = accepted / copy_seconds

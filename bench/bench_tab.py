@@ -172,6 +172,8 @@ def time_views(orgs: dict, cold: bool) -> dict:
                     raise SystemExit(f"{name} {view}: HTTP {response.status}")
                 if round_number >= 3:  # three warm-up rounds
                     samples.setdefault((view, name), []).append(elapsed)
+    for connection_ in connections.values():
+        connection_.close()  # keep-alive connections would hold gunicorn's workers on shutdown
     result = {"loadavg_before": load_before, "loadavg_after": loadavg()}
     for (view, name), values in sorted(samples.items()):
         values.sort()
@@ -187,7 +189,7 @@ def time_views(orgs: dict, cold: bool) -> dict:
 
 def main() -> dict:
     require_postgresql()
-    from bench_ingest import start_gunicorn
+    from bench_ingest import start_gunicorn, stop_gunicorn
 
     result: dict = {"scale": SCALE, "members": MEMBERS, "models": MODEL_COUNT}
     big, big_owner, users = ensure_events("big", BIG)
@@ -247,8 +249,7 @@ def main() -> dict:
         result["views_cold"] = time_views(orgs, cold=True)
         print("views_cold", json.dumps(result["views_cold"]), flush=True)
     finally:
-        server.terminate()
-        server.wait(10)
+        stop_gunicorn(server)
     print(json.dumps(result, indent=2))
     return result
 

@@ -150,7 +150,11 @@ class Latency(models.Model):
 
 
 class HourlyRollup(Metrics):
-    """Per organization x UTC hour x member x model x provider (weekly pattern, member+model)."""
+    """Per organization x UTC hour x member x model x provider (weekly pattern, member+model).
+
+    The unique key leads with member and model, so the one index it creates serves both the
+    rollup's upserts and the member+model view's hour range.
+    """
 
     hour = models.DateTimeField()
     user_id = models.BigIntegerField()
@@ -160,14 +164,9 @@ class HourlyRollup(Metrics):
     class Meta:
         constraints = [
             models.UniqueConstraint(
-                fields=["organization_id", "hour", "user_id", "model", "provider"],
-                name="hourlyrollup_unique",
+                fields=["organization_id", "user_id", "model", "provider", "hour"],
+                name="hourlyrollup_member_model_unique",
             )
-        ]
-        indexes = [
-            models.Index(
-                fields=["organization_id", "user_id", "model", "hour"], name="hourly_org_user_model"
-            ),
         ]
 
     def __str__(self) -> str:

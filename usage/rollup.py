@@ -136,8 +136,6 @@ def _stage(cursor, low: int, high: int) -> None:  # noqa: ANN001
         "GROUP BY e.organization_id, 2, e.user_id, e.model, e.provider, 6",
         [low, high],
     )
-    if _postgres():
-        cursor.execute(f"ANALYZE {BATCH}, {LATENCY_BATCH}")
 
 
 def _merge_sums(cursor, table: str, bucket: str, keys: tuple[str, ...]) -> None:  # noqa: ANN001

@@ -33,6 +33,16 @@ def brin_index(apps, schema_editor) -> None:
         )
 
 
+def leave_room_for_updates(apps, schema_editor) -> None:
+    """The rollup updates rows in place (sums add, no indexed column changes): free space in
+    each page lets PostgreSQL make those heap-only updates, without touching the indexes."""
+    if schema_editor.connection.vendor != "postgresql":
+        return
+    for name in (*ROLLUPS, "ModelHourlyRollup", "MemberHourlyRollup"):
+        table = apps.get_model("usage", name)._meta.db_table
+        schema_editor.execute(f"ALTER TABLE {table} SET (fillfactor = 70)")
+
+
 class Migration(migrations.Migration):
     dependencies = [
         ("usage", "0002_partition_usage_events"),
@@ -121,10 +131,15 @@ class Migration(migrations.Migration):
             name="latency_histogram",
             field=models.JSONField(default=dict),
         ),
-        migrations.AddIndex(
+        migrations.RemoveConstraint(
             model_name="hourlyrollup",
-            index=models.Index(
-                fields=["organization_id", "user_id", "model", "hour"], name="hourly_org_user_model"
+            name="hourlyrollup_unique",
+        ),
+        migrations.AddConstraint(
+            model_name="hourlyrollup",
+            constraint=models.UniqueConstraint(
+                fields=("organization_id", "user_id", "model", "provider", "hour"),
+                name="hourlyrollup_member_model_unique",
             ),
         ),
         migrations.AddConstraint(
@@ -146,4 +161,5 @@ class Migration(migrations.Migration):
             ),
         ),
         migrations.RunPython(brin_index, migrations.RunPython.noop),
+        migrations.RunPython(leave_room_for_updates, migrations.RunPython.noop),
     ]
