@@ -156,34 +156,34 @@ def _merge_sums(cursor, table: str, bucket: str, keys: tuple[str, ...]) -> None:
 
 
 def _merge_latency(cursor, table: str, keys: tuple[str, ...]) -> None:  # noqa: ANN001
-    """Add the chunk's latency counts to the stored histograms and re-read p50/p95 from them."""
+    """Add the chunk's latency counts to the stored histograms and re-read p50/p95 from them.
+
+    Runs after the sums were merged, so every touched rollup row exists: the work is keyed by
+    the row's id (narrow integer sorts), and the UPDATE finds its rows by primary key.
+    """
     each, object_agg = (
         ("jsonb_each_text", "jsonb_object_agg")
         if _postgres()
         else ("json_each", "json_group_object")
     )
-    group = ", ".join(["organization_id", "day", *keys])
-    match = " AND ".join(f"r.{k} = t.{k}" for k in ["organization_id", "day", *keys])
-    update_match = " AND ".join(f"{table}.{k} = m.{k}" for k in ["organization_id", "day", *keys])
+    match = " AND ".join(f"r.{k} = f.{k}" for k in ["organization_id", "day", *keys])
     cursor.execute(
-        f"WITH fresh AS (SELECT {group}, bucket, SUM(n) AS n FROM {LATENCY_BATCH} "  # noqa: S608
-        f"GROUP BY {group}, bucket), "
-        f"touched AS (SELECT DISTINCT {group} FROM fresh), "
-        f"stored AS (SELECT {', '.join(f'r.{k}' for k in ['organization_id', 'day', *keys])}, "
-        "CAST(h.key AS INTEGER) AS bucket, CAST(h.value AS BIGINT) AS n "
-        f"FROM {table} r JOIN touched t ON {match} CROSS JOIN {each}(r.latency_histogram) h), "
-        f"summed AS (SELECT {group}, bucket, SUM(n) AS n FROM "
-        f"(SELECT * FROM fresh UNION ALL SELECT * FROM stored) u GROUP BY {group}, bucket), "
-        f"ranked AS (SELECT {group}, bucket, n, "
-        f"SUM(n) OVER (PARTITION BY {group} ORDER BY bucket) AS seen, "
-        f"SUM(n) OVER (PARTITION BY {group}) AS total FROM summed), "
-        f"merged AS (SELECT {group}, {object_agg}(CAST(bucket AS TEXT), n) AS histogram, "
+        f"WITH fresh AS (SELECT r.id, f.bucket, SUM(f.n) AS n FROM {LATENCY_BATCH} f "  # noqa: S608
+        f"JOIN {table} r ON {match} GROUP BY r.id, f.bucket), "
+        "stored AS (SELECT r.id, CAST(h.key AS INTEGER) AS bucket, CAST(h.value AS BIGINT) AS n "
+        f"FROM {table} r CROSS JOIN {each}(r.latency_histogram) h "
+        "WHERE r.id IN (SELECT id FROM fresh)), "
+        "summed AS (SELECT id, bucket, SUM(n) AS n FROM "
+        "(SELECT * FROM fresh UNION ALL SELECT * FROM stored) u GROUP BY id, bucket), "
+        "ranked AS (SELECT id, bucket, n, SUM(n) OVER (PARTITION BY id ORDER BY bucket) AS seen, "
+        "SUM(n) OVER (PARTITION BY id) AS total FROM summed), "
+        f"merged AS (SELECT id, {object_agg}(CAST(bucket AS TEXT), n) AS histogram, "
         "MIN(CASE WHEN seen * 100 >= total * 50 THEN bucket END) AS b50, "
         "MIN(CASE WHEN seen * 100 >= total * 95 THEN bucket END) AS b95 "
-        f"FROM ranked GROUP BY {group}) "
+        "FROM ranked GROUP BY id) "
         f"UPDATE {table} SET latency_histogram = m.histogram, "
         f"latency_p50_ms = {sketch.value_sql('m.b50')}, "
-        f"latency_p95_ms = {sketch.value_sql('m.b95')} FROM merged m WHERE {update_match}"
+        f"latency_p95_ms = {sketch.value_sql('m.b95')} FROM merged m WHERE {table}.id = m.id"
     )
 
 
@@ -254,6 +254,8 @@ def _rollup_chunk(chunk_events: int) -> RollupReport | None:
             return None
         low = state.last_event_id
         with connection.cursor() as cursor:
+            if _postgres():  # the chunk's sorts and hashes fit in memory instead of spilling
+                cursor.execute("SET LOCAL work_mem = '64MB'")
             mark = _high_water_mark(cursor)
             # Start at the next stored event, so that a gap in the ids costs nothing.
             cursor.execute(
