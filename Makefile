@@ -63,8 +63,9 @@ bench-usage-debits:
 	@scripts/test-services.sh
 	@$(TEST_ENV) $(PY) bench/usage_debits_bench.py
 
-# Usage benchmarks (ingestion through gunicorn vs COPY, Usage tab at 10M events, rollup
-# catch-up) on a separate database, BENCH_DATABASE_URL (default kilo_bench): see BENCHMARKS.md.
+# Usage benchmarks (ingestion through gunicorn vs COPY as the database grows, rollup cost on
+# worst-case data, every Usage view over HTTP) on a separate database, BENCH_DATABASE_URL
+# (default kilo_bench_scale_<BENCH_SCALE>); BENCH_SCALE=small (default) or full: see BENCHMARKS.md.
 .PHONY: bench
 bench:
 	@scripts/bootstrap-venv.sh test

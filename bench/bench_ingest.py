@@ -15,7 +15,7 @@ import sys
 import time
 from datetime import UTC, datetime, timedelta
 
-from setup_db import MODELS, ROOT, bench_org, require_postgresql
+from setup_db import MODELS, ROOT, bench_org, loadavg, require_postgresql
 
 from audit.services import Actor
 from usage.ingest import COLUMNS
@@ -72,7 +72,7 @@ def _client(args: tuple) -> int:
     return accepted
 
 
-def start_gunicorn() -> subprocess.Popen:
+def start_gunicorn(port: int = PORT) -> subprocess.Popen:
     env = {
         **os.environ,
         "DEBUG": "false",
@@ -86,7 +86,7 @@ def start_gunicorn() -> subprocess.Popen:
             "gunicorn",
             "kilo_dashboard.wsgi",
             "-b",
-            f"127.0.0.1:{PORT}",
+            f"127.0.0.1:{port}",
             "-w",
             str(WORKERS),
             "--keep-alive",
@@ -99,11 +99,20 @@ def start_gunicorn() -> subprocess.Popen:
     )
     for _ in range(100):
         try:
-            http.client.HTTPConnection("127.0.0.1", PORT, timeout=1).request("GET", "/healthz")
+            http.client.HTTPConnection("127.0.0.1", port, timeout=1).request("GET", "/healthz")
             return process
         except OSError:
             time.sleep(0.1)
     raise SystemExit("gunicorn did not start")
+
+
+def stop_gunicorn(server: subprocess.Popen) -> None:
+    server.terminate()
+    try:
+        server.wait(60)  # a loaded machine can take a while to drain the workers
+    except subprocess.TimeoutExpired:
+        server.kill()
+        server.wait(10)
 
 
 def raw_copy(org_id: int, rows: int) -> float:
@@ -126,8 +135,18 @@ def raw_copy(org_id: int, rows: int) -> float:
         return time.perf_counter() - start
 
 
+def database_events() -> int:
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT count(*) FROM usage_usageevent")
+        return cursor.fetchone()[0]
+
+
 def main() -> dict:
     require_postgresql()
+    events_before = database_events()
+    load = loadavg()
     org, _, emails = bench_org("ingest")
     _, key = ingest_key_create(actor=Actor.system(), organization=org, name=f"bench {time.time()}")
     run = f"r{int(time.time())}"
@@ -142,12 +161,13 @@ def main() -> dict:
             accepted = sum(pool.map(_client, chunks))
         elapsed = time.perf_counter() - start
     finally:
-        server.terminate()
-        server.wait(10)
+        stop_gunicorn(server)
     api_rate = accepted / elapsed
     copy_seconds = raw_copy(org.pk, accepted)
     copy_rate = accepted / copy_seconds
     result = {
+        "events_in_database_before": events_before,
+        "loadavg": load,
         "events": accepted,
         "api_seconds": round(elapsed, 2),
         "api_events_per_s": round(api_rate),

@@ -1,40 +1,68 @@
-"""Usage tab server time at 10M events vs 10k events, and rollup catch-up of 1M events.
+"""Rollup cost and Usage tab latency on worst-case data, over real HTTP (gunicorn, PostgreSQL).
 
-Method:
-- Two organizations with 100 members and 20 models: "big" with BENCH_BIG_EVENTS (10,000,000)
-  events evenly over 90 days, "small" with 10,000. Every member x model pair occurs every day in
-  "big" (the worst case for rollup sizes). Rows are generated inside PostgreSQL with
-  generate_series (1M per statement), then rolled up with the production rollup.
-- The tab is timed in-process through Django's test client (server time: URL routing, access
-  gate, selectors, plotly figures, template), default view and a 90-day view, 5 warm-ups then
-  BENCH_TAB_REQUESTS measured requests each; p50/p95 reported with the query count.
-- Catch-up: 1,000,000 new events over the last 7 days are inserted for "big", then
-  rollup_until_caught_up() is timed.
+Worst case: every member x model pair occurs in every hour of the 90 days ("big" organization).
+Event g of N belongs to pair g mod (members x models): member = pair mod members, model =
+pair div members, so consecutive events walk all pairs and an hour (N / 2,160 events, at least
+the number of pairs) holds every one of them. Rows are generated inside PostgreSQL with
+generate_series, then rolled up by the production rollup. A "small" organization of 10,000
+events with the same members and models is the reference.
+
+Measured, each figure with /proc/loadavg beside it:
+- first rollup of everything; rollup of 1 new event (5 times); of 100 late events spread over 80
+  different days; of CATCH_UP new events over the last 7 days (on top of what sits there);
+- every Usage view (default, 90 days, by model, by member, member + model) requested over HTTP
+  from gunicorn, big and small interleaved request by request. "warm": repeated requests (the
+  page and figures come from the cache until the next rollup); "cold": the organization's
+  rollup version is changed before each request, as a rollup run does, so every page is
+  rebuilt from the rollups.
+
+BENCH_SCALE=small (default) runs in minutes on a busy machine; BENCH_SCALE=full is the issue's
+scale (10M events, 100 members x 20 models, catch-up of 1M). Each size can be overridden:
+BENCH_MEMBERS, BENCH_MODELS, BENCH_BIG_EVENTS, BENCH_CATCHUP_EVENTS, BENCH_TAB_REQUESTS;
+BENCH_VIEWS=0 measures the rollup only (on an existing database: events are generated once).
 """
 
 # ruff: noqa: I001 - setup_db must come first: it configures Django.
+import http.client
 import json
 import os
 import statistics
 import time
+import uuid
 from datetime import timedelta
 
-from setup_db import MODELS, bench_org, require_postgresql
+from setup_db import MODELS, bench_org, loadavg, require_postgresql
 
+from django.core.cache import cache
 from django.db import connection
 from django.test import Client
-from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from accounts.models import User
 from usage.models import UsageEvent
-from usage.rollup import rollup_until_caught_up
+from usage.rollup import rollup_until_caught_up, rollup_version_key
 
-BIG = int(os.environ.get("BENCH_BIG_EVENTS", "10000000"))
+SCALES = {
+    "small": {"members": 10, "models": 10, "big": 300_000, "catch_up": 100_000, "requests": 20},
+    "full": {
+        "members": 100,
+        "models": 20,
+        "big": 10_000_000,
+        "catch_up": 1_000_000,
+        "requests": 40,
+    },
+}
+SCALE = os.environ.get("BENCH_SCALE", "small")
+PRESET = SCALES[SCALE]
+MEMBERS = int(os.environ.get("BENCH_MEMBERS", PRESET["members"]))
+MODEL_COUNT = int(os.environ.get("BENCH_MODELS", PRESET["models"]))
+BIG = int(os.environ.get("BENCH_BIG_EVENTS", PRESET["big"]))
+CATCH_UP = int(os.environ.get("BENCH_CATCHUP_EVENTS", PRESET["catch_up"]))
+REQUESTS = int(os.environ.get("BENCH_TAB_REQUESTS", PRESET["requests"]))
 SMALL = 10_000
-CATCH_UP = int(os.environ.get("BENCH_CATCHUP_EVENTS", "1000000"))
-REQUESTS = int(os.environ.get("BENCH_TAB_REQUESTS", "40"))
+DAYS = 90
 CHUNK = 1_000_000
+PORT = int(os.environ.get("BENCH_TAB_PORT", "8098"))
 
 INSERT = """
 INSERT INTO usage_usageevent (organization_id, occurred_at, received_at, request_id, user_id,
@@ -44,8 +72,9 @@ INSERT INTO usage_usageevent (organization_id, occurred_at, received_at, request
 SELECT %(org)s,
        %(start)s::timestamptz + ((g - 1)::float8 / %(total)s) * %(span)s::interval,
        now(), %(prefix)s || g,
-       (%(users)s::bigint[])[1 + (g * 7919) %% %(members)s],
-       '', (%(models)s::text[])[1 + (g * 104729) %% 20], (%(providers)s::text[])[1 + (g * 104729) %% 20],
+       (%(users)s::bigint[])[1 + (g %% %(pairs)s) %% %(members)s],
+       '', (%(models)s::text[])[1 + (g %% %(pairs)s) / %(members)s],
+       (%(providers)s::text[])[1 + (g %% %(pairs)s) / %(members)s],
        '', '', 500 + (g * 13) %% 6000, 50 + (g * 17) %% 1500, (g * 19) %% 2000, 0,
        200 + (g * 23) %% 30000, true, 150 + (g * 31) %% 12000,
        CASE WHEN g %% 47 = 0 THEN 'error' ELSE 'success' END, ''
@@ -55,8 +84,8 @@ FROM generate_series(%(first)s::bigint, %(last)s::bigint) AS g
 
 def generate(
     org_id: int, users: list[int], total: int, start, span: timedelta, prefix: str
-) -> float:
-    began = time.perf_counter()
+) -> None:
+    models = MODELS[:MODEL_COUNT]
     with connection.cursor() as cursor:
         for first in range(1, total + 1, CHUNK):
             last = min(first + CHUNK - 1, total)
@@ -70,87 +99,161 @@ def generate(
                     "prefix": prefix,
                     "users": users,
                     "members": len(users),
-                    "models": [m for _, m in MODELS],
-                    "providers": [p for p, _ in MODELS],
+                    "pairs": len(users) * len(models),
+                    "models": [m for _, m in models],
+                    "providers": [p for p, _ in models],
                     "first": first,
                     "last": last,
                 },
             )
-            print(f"  generated {last:,}/{total:,}", flush=True)
-    return time.perf_counter() - began
+            if total >= CHUNK:
+                print(f"  generated {last:,}/{total:,}", flush=True)
 
 
-def time_tab(user: User, slug: str, query: str) -> dict:
-    client = Client()
-    client.force_login(user)
-    url = f"/orgs/{slug}/usage/{query}"
-    for _ in range(5):
-        if client.get(url).status_code != 200:
-            raise SystemExit(f"{url} did not answer 200")
-    samples = []
-    for _ in range(REQUESTS):
-        began = time.perf_counter()
-        client.get(url)
-        samples.append((time.perf_counter() - began) * 1000)
-    with CaptureQueriesContext(connection) as queries:
-        client.get(url)
-    samples.sort()
-    return {
-        "p50_ms": round(statistics.median(samples), 1),
-        "p95_ms": round(samples[int(len(samples) * 0.95) - 1], 1),
-        "queries": len(queries.captured_queries),
+def timed_rollup(label: str, result: dict) -> None:
+    load = loadavg()
+    began = time.perf_counter()
+    reports = rollup_until_caught_up()
+    seconds = time.perf_counter() - began
+    result[label] = {
+        "seconds": round(seconds, 3),
+        "events": sum(r.events for r in reports),
+        "chunks": sum(r.chunks for r in reports),
+        "loadavg": load,
     }
+    print(label, json.dumps(result[label]), flush=True)
 
 
 def ensure_events(slug: str, total: int) -> tuple:
-    org, users, _ = bench_org(slug)
+    org, users, _ = bench_org(slug, MEMBERS)
     have = UsageEvent.objects.filter(organization_id=org.pk).count()
-    seconds = 0.0
     if have < total:
         end = timezone.now() - timedelta(minutes=1)
         print(f"{slug}: generating {total:,} events", flush=True)
-        seconds = generate(
-            org.pk, users, total, end - timedelta(days=90), timedelta(days=90), f"{slug}-"
-        )
-    return org, User.objects.get(pk=users[0]), seconds
+        generate(org.pk, users, total, end - timedelta(days=DAYS), timedelta(days=DAYS), f"{slug}-")
+    return org, User.objects.get(pk=users[0]), users
+
+
+def session_cookie(user: User) -> str:
+    client = Client()
+    client.force_login(user)
+    return f"sessionid={client.cookies['sessionid'].value}"
+
+
+def views(member_public_id: str, model: str) -> dict[str, str]:
+    return {
+        "default": "",
+        "90d": "?range=90d",
+        "model": f"?range=90d&model={model}",
+        "member": f"?range=90d&member={member_public_id}",
+        "member_model": f"?range=90d&member={member_public_id}&model={model}",
+    }
+
+
+def time_views(orgs: dict, cold: bool) -> dict:
+    """Interleaved: for each round, each view, big then small, one request each."""
+    connections = {
+        name: http.client.HTTPConnection("127.0.0.1", PORT, timeout=120) for name in orgs
+    }
+    samples: dict[tuple[str, str], list[float]] = {}
+    load_before = loadavg()
+    for round_number in range(REQUESTS + 3):
+        for name, org in orgs.items():
+            for view, query in org["views"].items():
+                if cold:  # what a rollup run does: the cached page is no longer current
+                    cache.set(rollup_version_key(org["pk"]), uuid.uuid4().hex, timeout=None)
+                began = time.perf_counter()
+                connections[name].request(
+                    "GET", f"/orgs/{org['slug']}/usage/{query}", headers={"Cookie": org["cookie"]}
+                )
+                response = connections[name].getresponse()
+                response.read()
+                elapsed = (time.perf_counter() - began) * 1000
+                if response.status != 200:
+                    raise SystemExit(f"{name} {view}: HTTP {response.status}")
+                if round_number >= 3:  # three warm-up rounds
+                    samples.setdefault((view, name), []).append(elapsed)
+    for connection_ in connections.values():
+        connection_.close()  # keep-alive connections would hold gunicorn's workers on shutdown
+    result = {"loadavg_before": load_before, "loadavg_after": loadavg()}
+    for (view, name), values in sorted(samples.items()):
+        values.sort()
+        result.setdefault(view, {})[name] = {
+            "p50_ms": round(statistics.median(values), 1),
+            "p95_ms": round(values[max(0, int(len(values) * 0.95) - 1)], 1),
+        }
+    for by_org in result.values():
+        if isinstance(by_org, dict) and "big" in by_org:
+            by_org["ratio_p95"] = round(by_org["big"]["p95_ms"] / by_org["small"]["p95_ms"], 2)
+    return result
 
 
 def main() -> dict:
     require_postgresql()
-    big, big_owner, big_gen = ensure_events("big", BIG)
+    from bench_ingest import start_gunicorn, stop_gunicorn
+
+    result: dict = {"scale": SCALE, "members": MEMBERS, "models": MODEL_COUNT}
+    big, big_owner, users = ensure_events("big", BIG)
     small, small_owner, _ = ensure_events("small", SMALL)
-    began = time.perf_counter()
-    rollup_until_caught_up()
-    initial_rollup = time.perf_counter() - began
     with connection.cursor() as cursor:
-        cursor.execute("VACUUM ANALYZE") if connection.get_autocommit() else None
-    result = {
-        "big_events": UsageEvent.objects.filter(organization_id=big.pk).count(),
-        "small_events": SMALL,
-    }
-    result["generate_big_seconds"] = round(big_gen, 1)
-    result["initial_rollup_seconds"] = round(initial_rollup, 1)
-    for label, query in (("default", ""), ("90d", "?range=90d")):
-        result[f"tab_{label}_big"] = time_tab(big_owner, big.slug, query)
-        result[f"tab_{label}_small"] = time_tab(small_owner, small.slug, query)
-        result[f"tab_{label}_ratio_p95"] = round(
-            result[f"tab_{label}_big"]["p95_ms"] / result[f"tab_{label}_small"]["p95_ms"], 2
+        cursor.execute("ANALYZE usage_usageevent")
+    timed_rollup("first_rollup", result)
+    result["big_events"] = UsageEvent.objects.filter(organization_id=big.pk).count()
+    result["small_events"] = UsageEvent.objects.filter(organization_id=small.pk).count()
+
+    end = timezone.now() - timedelta(minutes=1)
+    one_event = []
+    for n in range(5):
+        generate(
+            big.pk, users, 1, end - timedelta(minutes=n), timedelta(0), f"one{time.time_ns()}-"
         )
+        timed_rollup("one_event", result)
+        one_event.append(result.pop("one_event"))
+    result["one_new_event"] = {
+        "seconds": [r["seconds"] for r in one_event],
+        "loadavg": one_event[-1]["loadavg"],
+    }
+    # 100 late events, spread over 80 different days (one every 0.8 day, 80 days back to 1).
+    generate(
+        big.pk, users, 100, end - timedelta(days=80), timedelta(days=79), f"late{time.time_ns()}-"
+    )
+    timed_rollup("late_100_events_over_80_days", result)
     if CATCH_UP:
-        _, users, _ = bench_org("big")
-        end = timezone.now() - timedelta(minutes=1)
         generate(
             big.pk,
             users,
             CATCH_UP,
             end - timedelta(days=7),
             timedelta(days=7),
-            f"late{int(time.time())}-",
+            f"new{time.time_ns()}-",
         )
-        began = time.perf_counter()
-        reports = rollup_until_caught_up()
-        result["catch_up_events"] = sum(r.events for r in reports)
-        result["catch_up_seconds"] = round(time.perf_counter() - began, 1)
+        timed_rollup(f"catch_up_{CATCH_UP}_events_last_7_days", result)
+
+    if os.environ.get("BENCH_VIEWS", "1") == "0":  # rollup figures only
+        print(json.dumps(result, indent=2))
+        return result
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE")
+    from organizations.models import Membership
+
+    model = MODELS[0][1]
+    orgs = {}
+    for name, org, owner in (("big", big, big_owner), ("small", small, small_owner)):
+        member = Membership.objects.filter(organization=org).exclude(user=owner).first()
+        orgs[name] = {
+            "pk": org.pk,
+            "slug": org.slug,
+            "cookie": session_cookie(owner),
+            "views": views(str(member.public_id), model),
+        }
+    server = start_gunicorn(PORT)
+    try:
+        result["views_warm"] = time_views(orgs, cold=False)
+        print("views_warm", json.dumps(result["views_warm"]), flush=True)
+        result["views_cold"] = time_views(orgs, cold=True)
+        print("views_cold", json.dumps(result["views_cold"]), flush=True)
+    finally:
+        stop_gunicorn(server)
     print(json.dumps(result, indent=2))
     return result
 

@@ -75,6 +75,11 @@ def bench_org(slug: str, members: int = 100) -> tuple[Organization, list[int], l
     return org, [users[e] for e in emails], emails
 
 
+def loadavg() -> str:
+    """The 1, 5 and 15-minute load averages, printed beside every figure (2 shared cores here)."""
+    return " ".join(Path("/proc/loadavg").read_text().split()[:3])
+
+
 def require_postgresql() -> None:
     if connection.vendor != "postgresql":
         sys.exit("The benchmarks need PostgreSQL: set DATABASE_URL (make bench does).")

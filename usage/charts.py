@@ -4,14 +4,16 @@ Every figure has a title and axis titles with units; the template puts a table b
 Money is converted from integer microdollars to dollars here, for plotting only.
 """
 
+from dataclasses import replace
 from decimal import Decimal
 
 import plotly.graph_objects as go
 import plotly.io as pio
+from django.core.cache import cache
 
 from kilo_dashboard.money import chart_dollars
 
-from .selectors import WEEKDAYS, UsagePage
+from .selectors import PAGE_CACHE_SECONDS, WEEKDAYS, UsagePage
 
 ACCENT = "#3b4cca"
 PALETTE = ["#3b4cca", "#1f7a4d", "#a35200", "#7a4bb5", "#0f7c8c", "#b42318", "#52606d", "#c2185b"]
@@ -314,3 +316,23 @@ def build_all(page: UsagePage, time_zone: str) -> dict[str, str]:
         charts["members_top"] = members_top(page)
         charts["members_distribution"] = members_distribution(page)
     return charts
+
+
+def build_all_cached(page: UsagePage, time_zone: str) -> dict[str, str]:
+    """build_all, cached beside the page (same key: organization, filters, rollup version).
+
+    Built from the members in the selectors' order (by spend), whatever order the table shows,
+    so that every request for the same page gets the same figures.
+    """
+    if not page.cache_key:
+        return build_all(page, time_zone)
+    key = f"{page.cache_key}:figures"
+    figures = cache.get(key)
+    if figures is None:
+        canonical = page
+        if page.members is not None:
+            members = sorted(page.members, key=lambda r: (-r.totals.cost, r.email))
+            canonical = replace(page, members=members)
+        figures = build_all(canonical, time_zone)
+        cache.set(key, figures, timeout=PAGE_CACHE_SECONDS)
+    return figures

@@ -305,9 +305,10 @@ def _store_postgresql(organization_id: int, rows: dict[str, tuple]) -> int:
     with connection.cursor() as cursor:
         cursor.execute("SELECT pg_advisory_xact_lock_shared(%s)", [INGEST_LOCK_KEY])
         cursor.execute(
-            "INSERT INTO usage_ingestedrequest (organization_id, request_id) "
-            "SELECT %s, unnest(%s::text[]) ON CONFLICT DO NOTHING RETURNING request_id",
-            [organization_id, list(rows)],
+            "INSERT INTO usage_ingestedrequest (organization_id, request_id, occurred_at) "
+            "SELECT %s, unnest(%s::text[]), unnest(%s::timestamptz[]) "
+            "ON CONFLICT DO NOTHING RETURNING request_id",
+            [organization_id, list(rows), [row[1] for row in rows.values()]],
         )
         fresh = [request_id for (request_id,) in cursor.fetchall()]
         if fresh:
@@ -332,8 +333,9 @@ def _store_generic(organization_id: int, rows: dict[str, tuple]) -> int:
     with connection.cursor() as cursor:
         # Plain executemany: the ORM's bulk_create costs more than SQLite itself here.
         cursor.executemany(
-            "INSERT INTO usage_ingestedrequest (organization_id, request_id) VALUES (%s, %s)",
-            [(organization_id, request_id) for request_id in fresh],
+            "INSERT INTO usage_ingestedrequest (organization_id, request_id, occurred_at) "
+            "VALUES (%s, %s, %s)",
+            [(organization_id, request_id, adapt(rows[request_id][1])) for request_id in fresh],
         )
         cursor.executemany(
             f"INSERT INTO usage_usageevent ({', '.join(COLUMNS)}) VALUES ({placeholders})",  # noqa: S608

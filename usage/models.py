@@ -88,10 +88,13 @@ class IngestedRequest(models.Model):
 
     Kept apart from the partitioned event table because a partitioned table's unique constraints
     must include the partition key, and a request id must be unique whatever its timestamp.
+    Rows are pruned with the events' retention (`prune_ingested_requests`): an event older than
+    the retention period is refused at ingestion anyway, so its key is no longer needed.
     """
 
     organization_id = models.BigIntegerField()
     request_id = models.CharField(max_length=128)
+    occurred_at = models.DateTimeField()
 
     class Meta:
         constraints = [
@@ -114,39 +117,6 @@ class RollupState(models.Model):
         return f"rollup cursor at event {self.last_event_id}"
 
 
-class DirtyHour(models.Model):
-    """Hours touched by events being rolled up; emptied in the same transaction."""
-
-    organization_id = models.BigIntegerField()
-    hour_start = models.DateTimeField()
-    hour_end = models.DateTimeField()
-
-    class Meta:
-        constraints = [
-            models.UniqueConstraint(
-                fields=["organization_id", "hour_start"], name="dirtyhour_unique"
-            )
-        ]
-
-    def __str__(self) -> str:
-        return f"{self.organization_id} {self.hour_start:%Y-%m-%d %H}h"
-
-
-class DirtyDay(models.Model):
-    organization_id = models.BigIntegerField()
-    day = models.DateField()
-    start_utc = models.DateTimeField()
-    end_utc = models.DateTimeField()
-
-    class Meta:
-        constraints = [
-            models.UniqueConstraint(fields=["organization_id", "day"], name="dirtyday_unique")
-        ]
-
-    def __str__(self) -> str:
-        return f"{self.organization_id} {self.day}"
-
-
 class Metrics(models.Model):
     """The additive figures every rollup carries."""
 
@@ -164,8 +134,14 @@ class Metrics(models.Model):
 
 
 class Latency(models.Model):
-    """Nearest-rank percentiles, computed from raw events when the row is (re)built."""
+    """A mergeable latency histogram and the percentiles read from it (see `usage.sketch`).
 
+    `latency_histogram` maps a log bucket index (as text) to a count of events; merging two rows
+    adds the counts. The stored p50/p95 are nearest-rank percentiles estimated from it, within
+    the sketch's relative error, refreshed whenever the row takes in new events.
+    """
+
+    latency_histogram = models.JSONField(default=dict)
     latency_p50_ms = models.IntegerField(default=0)
     latency_p95_ms = models.IntegerField(default=0)
 
@@ -173,8 +149,12 @@ class Latency(models.Model):
         abstract = True
 
 
-class HourlyRollup(Metrics, Latency):
-    """Per organization x UTC hour x member x model x provider."""
+class HourlyRollup(Metrics):
+    """Per organization x UTC hour x member x model x provider (weekly pattern, member+model).
+
+    The unique key leads with member and model, so the one index it creates serves both the
+    rollup's upserts and the member+model view's hour range.
+    """
 
     hour = models.DateTimeField()
     user_id = models.BigIntegerField()
@@ -184,13 +164,9 @@ class HourlyRollup(Metrics, Latency):
     class Meta:
         constraints = [
             models.UniqueConstraint(
-                fields=["organization_id", "hour", "user_id", "model", "provider"],
-                name="hourlyrollup_unique",
+                fields=["organization_id", "user_id", "model", "provider", "hour"],
+                name="hourlyrollup_member_model_unique",
             )
-        ]
-        indexes = [
-            models.Index(fields=["organization_id", "user_id", "hour"], name="hourly_org_user"),
-            models.Index(fields=["organization_id", "model", "hour"], name="hourly_org_model"),
         ]
 
     def __str__(self) -> str:
@@ -238,6 +214,46 @@ class OrgHourlyRollup(Metrics):
 
     def __str__(self) -> str:
         return f"{self.organization_id} {self.hour:%Y-%m-%d %H}h"
+
+
+class ModelHourlyRollup(Metrics):
+    """Per organization x UTC hour x model x provider: the weekly pattern filtered by model."""
+
+    hour = models.DateTimeField()
+    model = models.CharField(max_length=128)
+    provider = models.CharField(max_length=64)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["organization_id", "model", "provider", "hour"], name="modelhourly_unique"
+            )
+        ]
+        indexes = [
+            models.Index(
+                fields=["organization_id", "provider", "hour"], name="modelhourly_provider"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.organization_id} {self.hour:%Y-%m-%d %H}h {self.model}"
+
+
+class MemberHourlyRollup(Metrics):
+    """Per organization x UTC hour x member: the weekly pattern filtered by member."""
+
+    hour = models.DateTimeField()
+    user_id = models.BigIntegerField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["organization_id", "user_id", "hour"], name="memberhourly_unique"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.organization_id} {self.hour:%Y-%m-%d %H}h user {self.user_id}"
 
 
 class OrgDailyRollup(Metrics):

@@ -1,12 +1,15 @@
 """Monthly range partitions of usage_usageevent on PostgreSQL (nothing to do on SQLite).
 
 Partitions are created ahead by a daily task; a DEFAULT partition catches anything outside them
-so that ingestion never fails for want of a partition. Retention drops whole months.
+so that ingestion never fails for want of a partition. Retention drops whole months, and prunes
+the de-duplication keys (usage_ingestedrequest) of events older than the retention period.
 """
 
-from datetime import date
+from datetime import date, datetime
 
 from django.db import connection
+
+from .models import IngestedRequest
 
 TABLE = "usage_usageevent"
 
@@ -67,3 +70,22 @@ def drop_partitions_before(cutoff: date) -> list[str]:
                 cursor.execute(f"DROP TABLE {name}")
                 dropped.append(name)
     return dropped
+
+
+def prune_ingested_requests(cutoff: datetime, *, batch: int = 50_000) -> int:
+    """Delete the de-duplication keys of events that occurred before `cutoff`.
+
+    Ingestion refuses an event older than the retention period, so a key older than it can no
+    longer stop anything: dropping it bounds the table by retention x event rate. Deleted in
+    batches of `batch` rows, each its own transaction, so no run holds a long lock.
+    """
+    deleted = 0
+    while True:
+        ids = list(
+            IngestedRequest.objects.filter(occurred_at__lt=cutoff).values_list("pk", flat=True)[
+                :batch
+            ]
+        )
+        if not ids:
+            return deleted
+        deleted += IngestedRequest.objects.filter(pk__in=ids).delete()[0]

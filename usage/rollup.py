@@ -1,29 +1,40 @@
-"""The incremental rollup: raw events -> hourly and daily rollups, idempotently.
+"""The incremental rollup: new raw events are merged into the hourly and daily rollups.
 
-How it stays correct:
-- A cursor (RollupState.last_event_id) walks the event id sequence. The run claims the state row
-  with SELECT .. FOR UPDATE SKIP LOCKED, so two workers never fold the same events twice.
+How it stays correct and cheap:
+- A cursor (RollupState.last_event_id) walks the event id sequence. Each chunk of at most
+  CHUNK_EVENTS ids is one transaction that claims the state row with SELECT .. FOR UPDATE SKIP
+  LOCKED (a second worker backs off), merges the chunk and moves the cursor: a crash leaves the
+  cursor where it was and the rollups untouched, and no events are ever folded in twice.
 - The high-water mark is read while holding an advisory lock that every ingest transaction holds
   in shared mode: once we get it exclusively, every id up to max(id) belongs to a finished
   transaction, so no event can appear later below the mark.
-- New events only say *which* buckets changed (org x hour, org x local day). Those buckets are
-  rebuilt from all their raw events, so late events and percentiles come out right and running
-  the same range twice changes nothing.
-Everything happens in one transaction: a crash leaves the cursor where it was.
+- Only the chunk's events are read (an index range scan on id). They are aggregated once into a
+  temporary table, then added to every rollup with INSERT .. ON CONFLICT DO UPDATE (sums add).
+  Latency percentiles come from log-bucketed histograms (usage.sketch) that merge by adding
+  counts, so a late event for an old day costs what a recent one costs.
+A run goes on chunk after chunk until it is caught up, has read `max_events` or has spent
+RUN_SECONDS, so a run stays far below the Celery time limit; beat starts the next one.
 """
 
-import zoneinfo
+import time
+import uuid
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, datetime
 
+from django.core.cache import cache
 from django.db import connection, transaction
 from django.utils import timezone
 
-from organizations.models import Organization
 from organizations.services import memberships_touch_activity
 
+from . import sketch
 from .ingest import INGEST_LOCK_KEY
-from .models import DirtyDay, DirtyHour, RollupState
+from .models import RollupState
+
+CHUNK_EVENTS = 250_000
+RUN_SECONDS = 60.0
+BATCH = "usage_rollup_batch"
+LATENCY_BATCH = "usage_rollup_latency"
 
 METRICS = (
     "requests",
@@ -36,32 +47,49 @@ METRICS = (
 )
 RAW_SUMS = (
     "COUNT(*)",
-    "SUM(CASE WHEN status = 'error' THEN 1 ELSE 0 END)",
-    "SUM(input_tokens)",
-    "SUM(output_tokens)",
-    "SUM(cache_read_tokens)",
-    "SUM(cache_write_tokens)",
-    "SUM(cost_microdollars)",
+    "SUM(CASE WHEN e.status = 'error' THEN 1 ELSE 0 END)",
+    "SUM(e.input_tokens)",
+    "SUM(e.output_tokens)",
+    "SUM(e.cache_read_tokens)",
+    "SUM(e.cache_write_tokens)",
+    "SUM(e.cost_microdollars)",
 )
-# Nearest-rank percentile: the k-th smallest latency, k = ceil(n * p / 100), in integer maths so
-# that the same SQL runs on PostgreSQL and SQLite.
-PERCENTILES = (
-    "MAX(CASE WHEN rn = (n * 50 + 99) / 100 THEN latency_ms END)",
-    "MAX(CASE WHEN rn = (n * 95 + 99) / 100 THEN latency_ms END)",
+# (table, bucket column, keys): every rollup the Usage tab reads, finest first.
+HOURLY_TABLES = (
+    ("usage_hourlyrollup", ("user_id", "model", "provider")),
+    ("usage_modelhourlyrollup", ("model", "provider")),
+    ("usage_memberhourlyrollup", ("user_id",)),
+    ("usage_orghourlyrollup", ()),
+)
+DAILY_TABLES = (
+    ("usage_dailyrollup", ("user_id", "model", "provider")),
+    ("usage_modeldailyrollup", ("model", "provider")),
+    ("usage_memberdailyrollup", ("user_id",)),
+    ("usage_orgdailyrollup", ()),
+)
+# Rollups that carry a latency histogram (and the percentiles read from it).
+LATENCY_TABLES = (
+    ("usage_dailyrollup", ("user_id", "model", "provider")),
+    ("usage_modeldailyrollup", ("model", "provider")),
 )
 
 
 @dataclass(frozen=True)
 class RollupReport:
     claimed: bool
-    events: int = 0
-    hours: int = 0
-    days: int = 0
+    events: int = 0  # events merged (counted, not an id range)
+    chunks: int = 0
+    hours: int = 0  # distinct organization x hour buckets touched
+    days: int = 0  # distinct organization x local day buckets touched
     last_event_id: int = 0
 
 
+def _postgres() -> bool:
+    return connection.vendor == "postgresql"
+
+
 def _high_water_mark(cursor) -> int:  # noqa: ANN001
-    if connection.vendor == "postgresql":
+    if _postgres():
         cursor.execute("SELECT pg_advisory_lock(%s)", [INGEST_LOCK_KEY])
         try:
             cursor.execute("SELECT coalesce(max(id), 0) FROM usage_usageevent")
@@ -72,238 +100,108 @@ def _high_water_mark(cursor) -> int:  # noqa: ANN001
     return cursor.fetchone()[0]
 
 
-def _hour_sql(column: str, plus_hour: bool = False) -> str:
-    if connection.vendor == "postgresql":
-        sql = f"date_trunc('hour', {column})"
-        return f"({sql} + interval '1 hour')" if plus_hour else sql
-    modifier = ", '+1 hour'" if plus_hour else ""
-    return f"strftime('%%Y-%%m-%%d %%H:00:00', {column}{modifier})"
+def _event_buckets() -> tuple[str, str]:
+    """SQL for an event's UTC hour and its local day in its organization's time zone."""
+    zone = "COALESCE(o.time_zone, 'UTC')"
+    if _postgres():
+        return "date_trunc('hour', e.occurred_at)", f"(e.occurred_at AT TIME ZONE {zone})::date"
+    # SQLite (the demo): Django registers this function on every connection.
+    return (
+        "strftime('%%Y-%%m-%%d %%H:00:00', e.occurred_at)",
+        f"django_datetime_cast_date(e.occurred_at, {zone}, 'UTC')",
+    )
 
 
-def _mark_dirty_hours(cursor, low: int, high: int) -> None:  # noqa: ANN001
-    conflict = " ON CONFLICT DO NOTHING"
+def _stage(cursor, low: int, high: int) -> None:  # noqa: ANN001
+    """Aggregate the chunk's events once: sums per finest bucket, latency counts per day bucket."""
+    hour, day = _event_buckets()
+    source = (
+        "FROM usage_usageevent e LEFT JOIN organizations_organization o "
+        "ON o.id = e.organization_id WHERE e.id > %s AND e.id <= %s"
+    )
+    for table in (BATCH, LATENCY_BATCH):
+        cursor.execute(f"DROP TABLE IF EXISTS {table}")
     cursor.execute(
-        "INSERT INTO usage_dirtyhour (organization_id, hour_start, hour_end) "  # noqa: S608
-        f"SELECT DISTINCT organization_id, {_hour_sql('occurred_at')}, "
-        f"{_hour_sql('occurred_at', plus_hour=True)} "
-        f"FROM usage_usageevent WHERE id > %s AND id <= %s{conflict}",
+        f"CREATE TEMPORARY TABLE {BATCH} AS "  # noqa: S608
+        f"SELECT e.organization_id, {hour} AS hour, {day} AS day, e.user_id, e.model, "
+        f"e.provider, {', '.join(f'{s} AS {m}' for s, m in zip(RAW_SUMS, METRICS, strict=True))}, "
+        f"MAX(e.occurred_at) AS last_seen {source} "
+        "GROUP BY e.organization_id, 2, 3, e.user_id, e.model, e.provider",
+        [low, high],
+    )
+    cursor.execute(
+        f"CREATE TEMPORARY TABLE {LATENCY_BATCH} AS "  # noqa: S608
+        f"SELECT e.organization_id, {day} AS day, e.user_id, e.model, e.provider, "
+        f"{sketch.bucket_sql('e.latency_ms')} AS bucket, COUNT(*) AS n {source} "
+        "GROUP BY e.organization_id, 2, e.user_id, e.model, e.provider, 6",
         [low, high],
     )
 
 
-def _local_day_bounds(day: date, tz: zoneinfo.ZoneInfo) -> tuple[datetime, datetime]:
-    start = datetime.combine(day, time.min, tzinfo=tz).astimezone(UTC)
-    end = datetime.combine(day + timedelta(days=1), time.min, tzinfo=tz).astimezone(UTC)
-    return start, end
-
-
-def _mark_dirty_days() -> int:
-    hours = list(DirtyHour.objects.values_list("organization_id", "hour_start"))
-    zones = dict(
-        Organization.objects.filter(pk__in={org for org, _ in hours}).values_list("pk", "time_zone")
+def _merge_sums(cursor, table: str, bucket: str, keys: tuple[str, ...]) -> None:  # noqa: ANN001
+    """Add the chunk's sums to one rollup table (rows created on first sight)."""
+    group = ", ".join(["organization_id", bucket, *keys])
+    updates = ", ".join(f"{m} = {table}.{m} + excluded.{m}" for m in METRICS)
+    # Columns filled in later in the chunk (Django defaults are not database defaults).
+    later = {"latency_histogram": "'{}'", "latency_p50_ms": "0", "latency_p95_ms": "0"}
+    if table == "usage_orgdailyrollup":
+        later = {"active_users": "0"}
+    elif table not in dict(LATENCY_TABLES):
+        later = {}
+    cursor.execute(
+        f"INSERT INTO {table} ({group}, {', '.join([*METRICS, *later])}) "  # noqa: S608
+        f"SELECT {group}, {', '.join([*(f'SUM({m})' for m in METRICS), *later.values()])} "
+        f"FROM {BATCH} WHERE 1 = 1 GROUP BY {group} ON CONFLICT ({group}) DO UPDATE SET {updates}"
     )
-    days: set[tuple[int, date]] = set()
-    for org_id, hour_start in hours:
-        tz = zoneinfo.ZoneInfo(zones.get(org_id, "UTC"))
-        # An hour can straddle two local days in zones with half-hour offsets.
-        days.add((org_id, hour_start.astimezone(tz).date()))
-        days.add((org_id, (hour_start + timedelta(minutes=59)).astimezone(tz).date()))
-    rows = []
-    for org_id, day in days:
-        start, end = _local_day_bounds(day, zoneinfo.ZoneInfo(zones.get(org_id, "UTC")))
-        rows.append(DirtyDay(organization_id=org_id, day=day, start_utc=start, end_utc=end))
-    DirtyDay.objects.bulk_create(rows, ignore_conflicts=True, batch_size=1000)
-    return len(rows)
 
 
-def _rebuild_from_raw(
-    cursor,  # noqa: ANN001
-    *,
-    table: str,
-    bucket_column: str,
-    dirty_table: str,
-    dirty_bucket: str,
-    dirty_start: str,
-    dirty_end: str,
-    keys: tuple[str, ...],
-    bucket_match: str = "",
-    params: tuple = (),
-    organization_id: int | None = None,
-) -> None:
-    """Delete and re-aggregate the dirty buckets of one rollup table from the raw events.
+def _merge_latency(cursor, table: str, keys: tuple[str, ...]) -> None:  # noqa: ANN001
+    """Add the chunk's latency counts to the stored histograms and re-read p50/p95 from them.
 
-    `bucket_match` (PostgreSQL) restates the bucket as an equality on an expression of the
-    event alone, so the planner can hash-join a large catch-up instead of testing every event
-    against every dirty range; the range conditions stay for index scans of small runs.
+    Runs after the sums were merged, so every touched rollup row exists: the work is keyed by
+    the row's id (narrow integer sorts), and the UPDATE finds its rows by primary key.
     """
-    only_org = "" if organization_id is None else f" AND d.organization_id = {int(organization_id)}"
+    each, object_agg = (
+        ("jsonb_each_text", "jsonb_object_agg")
+        if _postgres()
+        else ("json_each", "json_group_object")
+    )
+    match = " AND ".join(f"r.{k} = f.{k}" for k in ["organization_id", "day", *keys])
     cursor.execute(
-        f"DELETE FROM {table} WHERE EXISTS (SELECT 1 FROM {dirty_table} d "  # noqa: S608
-        f"WHERE d.organization_id = {table}.organization_id AND d.{dirty_bucket} = {table}.{bucket_column}"
-        f"{only_org})"
+        f"WITH fresh AS (SELECT r.id, f.bucket, SUM(f.n) AS n FROM {LATENCY_BATCH} f "  # noqa: S608
+        f"JOIN {table} r ON {match} GROUP BY r.id, f.bucket), "
+        "stored AS (SELECT r.id, CAST(h.key AS INTEGER) AS bucket, CAST(h.value AS BIGINT) AS n "
+        f"FROM {table} r CROSS JOIN {each}(r.latency_histogram) h "
+        "WHERE r.id IN (SELECT id FROM fresh)), "
+        "summed AS (SELECT id, bucket, SUM(n) AS n FROM "
+        "(SELECT * FROM fresh UNION ALL SELECT * FROM stored) u GROUP BY id, bucket), "
+        "ranked AS (SELECT id, bucket, n, SUM(n) OVER (PARTITION BY id ORDER BY bucket) AS seen, "
+        "SUM(n) OVER (PARTITION BY id) AS total FROM summed), "
+        f"merged AS (SELECT id, {object_agg}(CAST(bucket AS TEXT), n) AS histogram, "
+        "MIN(CASE WHEN seen * 100 >= total * 50 THEN bucket END) AS b50, "
+        "MIN(CASE WHEN seen * 100 >= total * 95 THEN bucket END) AS b95 "
+        "FROM ranked GROUP BY id) "
+        f"UPDATE {table} SET latency_histogram = m.histogram, "
+        f"latency_p50_ms = {sketch.value_sql('m.b50')}, "
+        f"latency_p95_ms = {sketch.value_sql('m.b95')} FROM merged m WHERE {table}.id = m.id"
     )
-    if connection.vendor == "postgresql":
-        _aggregate_postgresql(
-            cursor,
-            table=table,
-            bucket_column=bucket_column,
-            dirty_table=dirty_table,
-            dirty_bucket=dirty_bucket,
-            join=f"e.occurred_at >= d.{dirty_start} AND e.occurred_at < d.{dirty_end}"
-            f"{only_org} {bucket_match}",
-            keys=keys,
-            params=params,
-        )
-        return
-    partition = ", ".join(["d.organization_id", f"d.{dirty_bucket}", *(f"e.{k}" for k in keys)])
-    group = ", ".join(["organization_id", "bucket", *keys])
+
+
+def _count_active_users(cursor) -> None:  # noqa: ANN001
+    """Active users per day is a distinct count, not a sum: recount it for the touched days."""
     cursor.execute(
-        f"INSERT INTO {table} (organization_id, {bucket_column}, {', '.join(keys)}, "  # noqa: S608
-        f"{', '.join(METRICS)}, latency_p50_ms, latency_p95_ms) "
-        f"SELECT {group}, {', '.join(RAW_SUMS)}, {', '.join(PERCENTILES)} FROM ("
-        f"SELECT d.organization_id, d.{dirty_bucket} AS bucket, "
-        f"{', '.join(f'e.{k}' for k in keys)}, e.status, e.input_tokens, e.output_tokens, "
-        "e.cache_read_tokens, e.cache_write_tokens, e.cost_microdollars, e.latency_ms, "
-        f"ROW_NUMBER() OVER (PARTITION BY {partition} ORDER BY e.latency_ms) AS rn, "
-        f"COUNT(*) OVER (PARTITION BY {partition}) AS n "
-        f"FROM {dirty_table} d JOIN usage_usageevent e ON e.organization_id = d.organization_id "
-        f"AND e.occurred_at >= d.{dirty_start} AND e.occurred_at < d.{dirty_end}"
-        f"{only_org} {bucket_match}"
-        f") ranked GROUP BY {group}",
-        list(params),
+        "UPDATE usage_orgdailyrollup SET active_users = (SELECT COUNT(*) "  # noqa: S608
+        "FROM usage_memberdailyrollup m WHERE m.organization_id = usage_orgdailyrollup.organization_id "
+        "AND m.day = usage_orgdailyrollup.day AND m.requests > 0) "
+        f"WHERE EXISTS (SELECT 1 FROM {BATCH} b WHERE "
+        "b.organization_id = usage_orgdailyrollup.organization_id AND b.day = usage_orgdailyrollup.day)"
     )
 
 
-def _aggregate_postgresql(
-    cursor,  # noqa: ANN001
-    *,
-    table: str,
-    bucket_column: str,
-    dirty_table: str,
-    dirty_bucket: str,
-    join: str,
-    keys: tuple[str, ...],
-    params: tuple,
-) -> None:
-    """PostgreSQL: one GROUP BY with percentile_disc, which is the same nearest-rank percentile
-    as the portable window-function form below, at a fraction of its cost."""
-    event_keys = ", ".join(f"e.{k}" for k in keys)
+def _touch_activity(cursor) -> list[int]:  # noqa: ANN001
     cursor.execute(
-        f"INSERT INTO {table} (organization_id, {bucket_column}, {', '.join(keys)}, "  # noqa: S608
-        f"{', '.join(METRICS)}, latency_p50_ms, latency_p95_ms) "
-        f"SELECT d.organization_id, d.{dirty_bucket}, {event_keys}, {', '.join(RAW_SUMS)}, "
-        "percentile_disc(0.5) WITHIN GROUP (ORDER BY e.latency_ms), "
-        "percentile_disc(0.95) WITHIN GROUP (ORDER BY e.latency_ms) "
-        f"FROM {dirty_table} d JOIN usage_usageevent e ON e.organization_id = d.organization_id "
-        f"AND {join} GROUP BY d.organization_id, d.{dirty_bucket}, {event_keys}",
-        list(params),
-    )
-
-
-def _rebuild_from_rollup(
-    cursor,  # noqa: ANN001
-    *,
-    table: str,
-    source: str,
-    bucket_column: str,
-    dirty_table: str,
-    dirty_bucket: str,
-    keys: tuple[str, ...],
-    extra_columns: tuple[str, ...] = (),
-    extra_values: tuple[str, ...] = (),
-) -> None:
-    """Rebuild a coarser rollup's dirty buckets by summing a finer one (additive figures only)."""
-    cursor.execute(
-        f"DELETE FROM {table} WHERE EXISTS (SELECT 1 FROM {dirty_table} d "  # noqa: S608
-        f"WHERE d.organization_id = {table}.organization_id AND d.{dirty_bucket} = {table}.{bucket_column})"
-    )
-    key_list = "".join(f", s.{k}" for k in keys)
-    columns = ", ".join(["organization_id", bucket_column, *keys, *METRICS, *extra_columns])
-    sums = ", ".join(f"SUM(s.{m})" for m in METRICS)
-    extras = "".join(f", {value}" for value in extra_values)
-    cursor.execute(
-        f"INSERT INTO {table} ({columns}) "  # noqa: S608
-        f"SELECT s.organization_id, s.{bucket_column}{key_list}, {sums}{extras} "
-        f"FROM {source} s JOIN {dirty_table} d ON d.organization_id = s.organization_id "
-        f"AND d.{dirty_bucket} = s.{bucket_column} "
-        f"GROUP BY s.organization_id, s.{bucket_column}{key_list}"
-    )
-
-
-def _dirty_day_zones() -> list[tuple[int, str]]:
-    org_ids = set(DirtyDay.objects.values_list("organization_id", flat=True).distinct())
-    zones = dict(Organization.objects.filter(pk__in=org_ids).values_list("pk", "time_zone"))
-    return [(org_id, zones.get(org_id, "UTC")) for org_id in sorted(org_ids)]
-
-
-def _rebuild(cursor) -> None:  # noqa: ANN001
-    postgres = connection.vendor == "postgresql"
-    hourly = {"dirty_table": "usage_dirtyhour", "dirty_bucket": "hour_start"}
-    daily = {"dirty_table": "usage_dirtyday", "dirty_bucket": "day"}
-    _rebuild_from_raw(
-        cursor,
-        table="usage_hourlyrollup",
-        bucket_column="hour",
-        dirty_start="hour_start",
-        dirty_end="hour_end",
-        keys=("user_id", "model", "provider"),
-        bucket_match="AND date_trunc('hour', e.occurred_at) = d.hour_start" if postgres else "",
-        **hourly,
-    )
-    _rebuild_from_rollup(
-        cursor,
-        table="usage_orghourlyrollup",
-        source="usage_hourlyrollup",
-        bucket_column="hour",
-        keys=(),
-        **hourly,
-    )
-    # Per organization on PostgreSQL: its time zone makes the local day an event-side equality.
-    scopes = _dirty_day_zones() if postgres else [(None, "")]
-    for table, keys in (
-        ("usage_dailyrollup", ("user_id", "model", "provider")),
-        ("usage_modeldailyrollup", ("model", "provider")),
-    ):
-        for organization_id, time_zone in scopes:
-            _rebuild_from_raw(
-                cursor,
-                table=table,
-                bucket_column="day",
-                dirty_start="start_utc",
-                dirty_end="end_utc",
-                keys=keys,
-                bucket_match="AND (e.occurred_at AT TIME ZONE %s)::date = d.day"
-                if postgres
-                else "",
-                params=(time_zone,) if postgres else (),
-                organization_id=organization_id,
-                **daily,
-            )
-    _rebuild_from_rollup(
-        cursor,
-        table="usage_memberdailyrollup",
-        source="usage_dailyrollup",
-        bucket_column="day",
-        keys=("user_id",),
-        **daily,
-    )
-    _rebuild_from_rollup(
-        cursor,
-        table="usage_orgdailyrollup",
-        source="usage_dailyrollup",
-        bucket_column="day",
-        keys=(),
-        extra_columns=("active_users",),
-        extra_values=("COUNT(DISTINCT s.user_id)",),
-        **daily,
-    )
-
-
-def _touch_activity(cursor, low: int, high: int) -> None:  # noqa: ANN001
-    cursor.execute(
-        "SELECT organization_id, user_id, MAX(occurred_at) FROM usage_usageevent "
-        "WHERE id > %s AND id <= %s GROUP BY organization_id, user_id",
-        [low, high],
+        f"SELECT organization_id, user_id, MAX(last_seen) FROM {BATCH} "  # noqa: S608
+        "GROUP BY organization_id, user_id"
     )
     by_org: dict[int, dict[int, datetime]] = {}
     for org_id, user_id, seen_at in cursor.fetchall():
@@ -312,36 +210,118 @@ def _touch_activity(cursor, low: int, high: int) -> None:  # noqa: ANN001
         by_org.setdefault(org_id, {})[user_id] = seen_at
     for org_id, last_seen in by_org.items():
         memberships_touch_activity(org_id, last_seen)
+    return list(by_org)
 
 
-def rollup_run(*, max_events: int = 2_000_000) -> RollupReport:
-    """Fold events past the cursor (at most `max_events`) into every rollup. Idempotent."""
-    RollupState.objects.get_or_create(pk=1)
+def _batch_counts(cursor) -> tuple[int, int, int]:  # noqa: ANN001
+    cursor.execute(
+        f"SELECT COALESCE(SUM(requests), 0) FROM {BATCH}"  # noqa: S608
+    )
+    events = int(cursor.fetchone()[0])
+    cursor.execute(f"SELECT COUNT(*) FROM (SELECT DISTINCT organization_id, hour FROM {BATCH}) x")  # noqa: S608
+    hours = cursor.fetchone()[0]
+    cursor.execute(f"SELECT COUNT(*) FROM (SELECT DISTINCT organization_id, day FROM {BATCH}) x")  # noqa: S608
+    return events, hours, cursor.fetchone()[0]
+
+
+def rollup_version_key(organization_id: int) -> str:
+    return f"usage:rollup-version:{organization_id}"
+
+
+def rollup_version(organization_id: int) -> str:
+    """A token that changes whenever the organization's rollups change (cache keys use it)."""
+    key = rollup_version_key(organization_id)
+    version = cache.get(key)
+    if version is None:
+        version = uuid.uuid4().hex
+        cache.add(key, version, timeout=None)
+        version = cache.get(key, version)
+    return version
+
+
+def _bump_versions(organization_ids: list[int]) -> None:
+    cache.set_many(
+        {rollup_version_key(org_id): uuid.uuid4().hex for org_id in organization_ids},
+        timeout=None,
+    )
+
+
+def _rollup_chunk(chunk_events: int) -> RollupReport | None:
+    """Merge the next chunk in one transaction. None when another worker holds the cursor."""
     with transaction.atomic():
         state = RollupState.objects.select_for_update(skip_locked=True).filter(pk=1).first()
         if state is None:
-            return RollupReport(claimed=False)  # another worker is rolling up right now
+            return None
         low = state.last_event_id
         with connection.cursor() as cursor:
-            high = min(_high_water_mark(cursor), low + max_events)
-            if high <= low:
+            if _postgres():  # the chunk's sorts and hashes fit in memory instead of spilling
+                cursor.execute("SET LOCAL work_mem = '64MB'")
+            mark = _high_water_mark(cursor)
+            # Start at the next stored event, so that a gap in the ids costs nothing.
+            cursor.execute(
+                "SELECT min(id) FROM usage_usageevent WHERE id > %s AND id <= %s", [low, mark]
+            )
+            first = cursor.fetchone()[0]
+            if first is None:
                 return RollupReport(claimed=True, last_event_id=low)
-            DirtyHour.objects.all().delete()
-            DirtyDay.objects.all().delete()
-            _mark_dirty_hours(cursor, low, high)
-            days = _mark_dirty_days()
-            if connection.vendor == "postgresql":
-                cursor.execute("ANALYZE usage_dirtyhour, usage_dirtyday")
-            _rebuild(cursor)
-            _touch_activity(cursor, low, high)
-            cursor.execute("SELECT count(*) FROM usage_dirtyhour")
-            hours = cursor.fetchone()[0]
-        DirtyHour.objects.all().delete()
-        DirtyDay.objects.all().delete()
+            high = min(mark, first - 1 + chunk_events)
+            _stage(cursor, low, high)
+            for table, keys in HOURLY_TABLES:
+                _merge_sums(cursor, table, "hour", keys)
+            for table, keys in DAILY_TABLES:
+                _merge_sums(cursor, table, "day", keys)
+            for table, keys in LATENCY_TABLES:
+                _merge_latency(cursor, table, keys)
+            _count_active_users(cursor)
+            events, hours, days = _batch_counts(cursor)
+            organizations = _touch_activity(cursor)
+            for table in (BATCH, LATENCY_BATCH):
+                cursor.execute(f"DROP TABLE {table}")
         state.last_event_id = high
         state.updated_at = timezone.now()
         state.save(update_fields=["last_event_id", "updated_at"])
-    return RollupReport(claimed=True, events=high - low, hours=hours, days=days, last_event_id=high)
+    # After the commit: a page built from here on sees the merged rows under the new version.
+    _bump_versions(organizations)
+    return RollupReport(
+        claimed=True, events=events, chunks=1, hours=hours, days=days, last_event_id=high
+    )
+
+
+def rollup_run(
+    *,
+    max_events: int = 2_000_000,
+    chunk_events: int = CHUNK_EVENTS,
+    max_seconds: float = RUN_SECONDS,
+) -> RollupReport:
+    """Merge events past the cursor, chunk by chunk, until caught up or out of budget."""
+    RollupState.objects.get_or_create(pk=1)
+    began = time.monotonic()
+    events = chunks = hours = days = 0
+    last_event_id = 0
+    while True:
+        budget = min(chunk_events, max_events - events) if max_events else chunk_events
+        report = _rollup_chunk(max(budget, 1))
+        if report is None:
+            if chunks == 0:
+                return RollupReport(claimed=False)  # another worker is rolling up right now
+            break
+        last_event_id = report.last_event_id
+        if not report.chunks:
+            break
+        events += report.events
+        chunks += 1
+        hours += report.hours
+        days += report.days
+        if events >= max_events or time.monotonic() - began >= max_seconds:
+            break
+    return RollupReport(
+        claimed=True,
+        events=events,
+        chunks=chunks,
+        hours=hours,
+        days=days,
+        last_event_id=last_event_id,
+    )
 
 
 def rollup_until_caught_up() -> list[RollupReport]:

@@ -5,26 +5,33 @@ The source table is chosen from the filters so that the default view reads the c
 the same handful of queries whatever the organization's size.
 """
 
+import hashlib
 import zoneinfo
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 
-from django.db.models import Count, F, Q, QuerySet, Sum
+from django.core.cache import cache
+from django.db import connection
+from django.db.models import Count, Q, QuerySet, Sum
 
 from kilo_dashboard.money import divide_half_up
 from organizations.models import Organization
 from organizations.selectors import member_names
 
+from . import sketch
 from .filters import UsageFilters
 from .models import (
     DailyRollup,
     HourlyRollup,
     IngestKey,
     MemberDailyRollup,
+    MemberHourlyRollup,
     ModelDailyRollup,
+    ModelHourlyRollup,
     OrgDailyRollup,
     OrgHourlyRollup,
 )
+from .rollup import rollup_version
 from .services import hash_key
 
 SUMS = {
@@ -37,6 +44,7 @@ SUMS = {
     "cost": Sum("cost_microdollars"),
 }
 MONTHS_COMPARED = 6
+PAGE_CACHE_SECONDS = 600
 WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 
 
@@ -168,6 +176,7 @@ class UsagePage:
     member_choices: list[tuple[str, str]] = field(default_factory=list)
     model_choices: list[str] = field(default_factory=list)
     provider_choices: list[str] = field(default_factory=list)
+    cache_key: str = ""  # where this page (and the figures built from it) is cached
 
 
 def _scoped(queryset: QuerySet, filters: UsageFilters, *, user: bool, model: bool) -> QuerySet:
@@ -271,6 +280,34 @@ def _months(series: dict[date, Totals], filters: UsageFilters) -> list[MonthRow]
     return rows
 
 
+def _latency_histograms(
+    organization: Organization, filters: UsageFilters, table: str
+) -> dict[tuple[str, str], dict[int, int]]:
+    """Each model's latency histogram over the window: the stored daily histograms summed."""
+    where = ["r.organization_id = %s", "r.day >= %s", "r.day <= %s"]
+    params: list = [organization.pk, filters.start, filters.end]
+    for column, value in (
+        ("user_id", filters.user_id),
+        ("model", filters.model),
+        ("provider", filters.provider),
+    ):
+        if value not in (None, ""):
+            where.append(f"r.{column} = %s")
+            params.append(value)
+    each = "jsonb_each_text" if connection.vendor == "postgresql" else "json_each"
+    histograms: dict[tuple[str, str], dict[int, int]] = {}
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT r.model, r.provider, CAST(h.key AS INTEGER), SUM(CAST(h.value AS BIGINT)) "  # noqa: S608
+            f"FROM {table} r CROSS JOIN {each}(r.latency_histogram) h "
+            f"WHERE {' AND '.join(where)} GROUP BY r.model, r.provider, 3",
+            params,
+        )
+        for model, provider, bucket, count in cursor.fetchall():
+            histograms.setdefault((model, provider), {})[bucket] = int(count)
+    return histograms
+
+
 def _models(organization: Organization, filters: UsageFilters) -> list[ModelRow]:
     source = DailyRollup if filters.user_id is not None else ModelDailyRollup
     queryset = _scoped(
@@ -279,27 +316,24 @@ def _models(organization: Organization, filters: UsageFilters) -> list[ModelRow]
     rows = list(
         queryset.filter(day__gte=filters.start, day__lte=filters.end)
         .values("model", "provider")
-        .annotate(
-            # Before SUMS: there "requests" becomes the aggregate and F() would point at it.
-            p50_weighted=Sum(F("latency_p50_ms") * F("requests")),
-            p95_weighted=Sum(F("latency_p95_ms") * F("requests")),
-            **SUMS,
-        )
+        .annotate(**SUMS)
         .order_by()
     )
+    histograms = _latency_histograms(organization, filters, source._meta.db_table)
     total_requests = sum(row["requests"] or 0 for row in rows) or 1
     total_cost = sum(row["cost"] or 0 for row in rows) or 1
     result = []
     for row in rows:
         totals = Totals.of(row)
-        weight = totals.requests or 1
+        histogram = histograms.get((row["model"], row["provider"]), {})
         result.append(
             ModelRow(
                 model=row["model"],
                 provider=row["provider"],
                 totals=totals,
-                p50_ms=round((row["p50_weighted"] or 0) / weight),
-                p95_ms=round((row["p95_weighted"] or 0) / weight),
+                # Percentiles of the whole window, within sketch.ALPHA of the exact ones.
+                p50_ms=sketch.quantile(histogram, 50),
+                p95_ms=sketch.quantile(histogram, 95),
                 request_share=totals.requests / total_requests,
                 cost_share=totals.cost / total_cost,
             )
@@ -346,15 +380,22 @@ def _members(
 
 def _weekly(organization: Organization, filters: UsageFilters) -> list[list[int]]:
     """Requests by local weekday x hour over the window (UTC hours shifted into the org's zone)."""
-    if filters.user_id is None and not filters.by_model:
-        queryset = OrgHourlyRollup.objects.filter(organization_id=organization.pk)
+    by_user = filters.user_id is not None
+    # The narrowest hourly rollup for the filters: rows grow with hours, never members x hours.
+    if by_user and filters.by_model:
+        source = HourlyRollup
+    elif by_user:
+        source = MemberHourlyRollup
+    elif filters.by_model:
+        source = ModelHourlyRollup
     else:
-        queryset = _scoped(
-            HourlyRollup.objects.filter(organization_id=organization.pk),
-            filters,
-            user=True,
-            model=True,
-        )
+        source = OrgHourlyRollup
+    queryset = _scoped(
+        source.objects.filter(organization_id=organization.pk),
+        filters,
+        user=by_user,
+        model=filters.by_model,
+    )
     first, last = _utc_bounds(filters.start, filters.end, organization.time_zone)
     rows = (
         queryset.filter(hour__gte=first, hour__lt=last)
@@ -385,7 +426,37 @@ def usage_page(
     organization: Organization, filters: UsageFilters, *, all_members: bool
 ) -> UsagePage:
     """Everything the Usage tab shows. `filters.user_id` must already be forced to the viewer
-    for a role that sees only its own usage (the view does that through `scope_filters`)."""
+    for a role that sees only its own usage (the view does that through `scope_filters`).
+
+    Cached per organization, filters, member names and rollup version: every rollup run that
+    touches the organization changes the version, so a cached page is never staler than the
+    rollups themselves.
+    """
+    names = member_names(organization.pk) if all_members else None
+    key = _page_cache_key(organization, filters, names)
+    page = cache.get(key)
+    if page is None:
+        page = _build_page(organization, filters, names)
+        page.cache_key = key
+        cache.set(key, page, timeout=PAGE_CACHE_SECONDS)
+    return page
+
+
+def _page_cache_key(organization: Organization, filters: UsageFilters, names: dict | None) -> str:
+    identity = repr(
+        (
+            organization.time_zone,
+            sorted(filters.__dict__.items()),
+            sorted(names.items()) if names is not None else None,
+        )
+    )
+    digest = hashlib.sha256(identity.encode()).hexdigest()[:32]
+    return f"usage:page:{organization.pk}:{rollup_version(organization.pk)}:{digest}"
+
+
+def _build_page(
+    organization: Organization, filters: UsageFilters, names: dict[int, tuple] | None
+) -> UsagePage:
     model_choices, provider_choices = _choices(organization)
     page = UsagePage(has_data=bool(model_choices), filters=filters)
     if not page.has_data:
@@ -403,8 +474,7 @@ def usage_page(
     page.models = _models(organization, filters)
     page.providers = _providers(page.models)
     page.weekly = _weekly(organization, filters)
-    if all_members:
-        names = member_names(organization.pk)
+    if names is not None:
         page.member_choices = sorted(
             ((public_id, name or email) for public_id, name, email in names.values()),
             key=lambda choice: choice[1].lower(),

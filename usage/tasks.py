@@ -21,4 +21,7 @@ def maintain_partitions() -> dict:
     dropped = partitions.drop_partitions_before(
         today - timedelta(days=settings.USAGE_RETENTION_DAYS)
     )
-    return {"created": created, "dropped": dropped}
+    pruned = partitions.prune_ingested_requests(
+        timezone.now() - timedelta(days=settings.USAGE_RETENTION_DAYS)
+    )
+    return {"created": created, "dropped": dropped, "pruned_request_ids": pruned}

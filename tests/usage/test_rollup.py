@@ -1,4 +1,5 @@
-"""The rollup: idempotent, incremental, late events folded in, figures equal to the raw events."""
+"""The rollup: merge-only and incremental, late events folded in, figures equal to the raw events
+(sums exactly; latency percentiles within the sketch's stated relative error)."""
 
 import random
 import statistics
@@ -12,15 +13,19 @@ from django.utils import timezone
 
 from organizations.models import Membership
 from tests.conftest import make_org, make_user
+from usage import rollup, sketch
 from usage.ingest import ingest_events
 from usage.models import (
     DailyRollup,
     HourlyRollup,
     MemberDailyRollup,
+    MemberHourlyRollup,
     ModelDailyRollup,
+    ModelHourlyRollup,
     OrgDailyRollup,
     OrgHourlyRollup,
     RollupState,
+    UsageEvent,
 )
 from usage.rollup import rollup_run, rollup_until_caught_up
 
@@ -70,9 +75,19 @@ def _figures(events):
         "input_tokens": sum(e["input_tokens"] for e in events),
         "output_tokens": sum(e["output_tokens"] for e in events),
         "cost_microdollars": sum(e["cost_microdollars"] for e in events),
-        "latency_p50_ms": nearest_rank([e["latency_ms"] for e in events], 50),
-        "latency_p95_ms": nearest_rank([e["latency_ms"] for e in events], 95),
     }
+
+
+def assert_close(estimate: int, exact: int) -> None:
+    """The sketch's promise: within ALPHA of the exact value, plus rounding to the millisecond."""
+    assert abs(estimate - exact) <= sketch.ALPHA * exact + 0.5, (estimate, exact)
+
+
+def assert_latency(row, events) -> None:
+    latencies = [e["latency_ms"] for e in events]
+    assert sum(row.latency_histogram.values()) == len(events)
+    assert_close(row.latency_p50_ms, nearest_rank(latencies, 50))
+    assert_close(row.latency_p95_ms, nearest_rank(latencies, 95))
 
 
 def _random_events(rng, emails, now, count):
@@ -129,6 +144,7 @@ def test_rollups_equal_the_raw_events_with_late_arrivals(tz_name, org, owner, me
     for (day, email, model, provider), group in daily.items():
         row = got_daily[(day, users[email], model, provider)]
         assert {k: getattr(row, k) for k in _figures(group)} == _figures(group)
+        assert_latency(row, group)
 
     # The compact rollups agree with the full ones.
     by_day = defaultdict(list)
@@ -139,32 +155,96 @@ def test_rollups_equal_the_raw_events_with_late_arrivals(tz_name, org, owner, me
         assert row.requests == len(group)
         assert row.cost_microdollars == sum(e["cost_microdollars"] for e in group)
         assert row.active_users == len({e["user_email"] for e in group})
-    assert sum(OrgHourlyRollup.objects.values_list("requests", flat=True)) == len(events)
-    assert sum(MemberDailyRollup.objects.values_list("requests", flat=True)) == len(events)
+    for table in (OrgHourlyRollup, MemberDailyRollup, ModelHourlyRollup, MemberHourlyRollup):
+        assert sum(table.objects.values_list("requests", flat=True)) == len(events)
+    by_model_hour = defaultdict(int)
+    for (hour, _email, model, provider), group in hourly.items():
+        by_model_hour[(hour, model, provider)] += len(group)
+    assert {
+        (r.hour, r.model, r.provider): r.requests for r in ModelHourlyRollup.objects.all()
+    } == by_model_hour
+    by_member_hour = defaultdict(int)
+    for (hour, email, _model, _provider), group in hourly.items():
+        by_member_hour[(hour, users[email])] += len(group)
+    assert {
+        (r.hour, r.user_id): r.requests for r in MemberHourlyRollup.objects.all()
+    } == by_member_hour
     model_rows = ModelDailyRollup.objects.filter(organization_id=org.pk)
     for row in model_rows:
         group = [
             e for e in by_day[row.day] if (e["model"], e["provider"]) == (row.model, row.provider)
         ]
-        assert row.latency_p95_ms == nearest_rank([e["latency_ms"] for e in group], 95)
+        assert row.requests == len(group)
+        assert_latency(row, group)
 
 
 def _snapshot():
     return sorted(
-        (r.hour, r.user_id, r.model, *(getattr(r, m) for m in METRICS), r.latency_p50_ms)
+        (r.hour, r.user_id, r.model, *(getattr(r, m) for m in METRICS))
         for r in HourlyRollup.objects.all()
-    ), sorted((r.day, r.requests, r.cost_microdollars) for r in OrgDailyRollup.objects.all())
+    ), sorted(
+        (r.day, r.user_id, r.model, r.requests, r.latency_histogram, r.latency_p95_ms)
+        for r in DailyRollup.objects.all()
+    )
 
 
 def test_running_again_changes_nothing(org, member):
     _ingest(org, [make_event() for _ in range(20)])
     rollup_until_caught_up()
     before = _snapshot()
-    assert rollup_run().events == 0
-    # Even replaying the same id range (cursor reset) rebuilds identical rows, never doubles.
-    RollupState.objects.update(last_event_id=0)
-    rollup_until_caught_up()
+    report = rollup_run()
+    assert (report.claimed, report.events, report.chunks) == (True, 0, 0)
     assert _snapshot() == before
+
+
+def test_a_chunk_that_fails_leaves_rollups_and_cursor_untouched(org, member, monkeypatch):
+    _ingest(org, [make_event(cost_microdollars=5) for _ in range(3)])
+    rollup_until_caught_up()
+    before = _snapshot()
+    _ingest(org, [make_event(cost_microdollars=7) for _ in range(2)])
+
+    def crash(cursor):
+        raise RuntimeError("worker killed mid-chunk")
+
+    monkeypatch.setattr(rollup, "_touch_activity", crash)  # the last step before the cursor moves
+    with pytest.raises(RuntimeError):
+        rollup_run()
+    assert _snapshot() == before
+    monkeypatch.undo()
+    rollup_until_caught_up()  # the retry folds the two events in exactly once
+    assert OrgDailyRollup.objects.get().cost_microdollars == 3 * 5 + 2 * 7
+
+
+def test_small_chunks_give_the_same_rollups_and_count_events_not_ids(org, member):
+    at = timezone.now() - timedelta(hours=2)
+    _ingest(org, [make_event(occurred_at=at, cost_microdollars=1) for _ in range(10)])
+    from django.db import transaction
+
+    with pytest.raises(RuntimeError), transaction.atomic():  # a batch that rolls back: an id gap
+        _ingest(org, [make_event(occurred_at=at) for _ in range(5)])
+        raise RuntimeError("client went away")
+    _ingest(org, [make_event(occurred_at=at, cost_microdollars=1) for _ in range(3)])
+    ids = list(UsageEvent.objects.order_by("id").values_list("id", flat=True))
+    assert len(ids) == 13 and ids[-1] - ids[0] + 1 == 18  # 13 events over 18 ids
+
+    RollupState.objects.update_or_create(pk=1, defaults={"last_event_id": ids[0] - 1})
+    report = rollup_run(chunk_events=4)
+    assert report.events == 13  # events, not the 18-id range
+    # One transaction per chunk of 4 ids: 1-4, 5-8, 9-12 (9, 10 stored), then the gap 11-15 is
+    # skipped and 16-19 takes the last three.
+    assert report.chunks == 4
+    row = OrgDailyRollup.objects.get()
+    assert (row.requests, row.cost_microdollars, row.active_users) == (13, 13, 1)
+    assert sum(DailyRollup.objects.get().latency_histogram.values()) == 13
+
+
+def test_a_run_stops_at_its_event_budget_and_the_next_run_resumes(org, member):
+    _ingest(org, [make_event(cost_microdollars=2) for _ in range(9)])
+    first = rollup_run(chunk_events=4, max_events=4)
+    assert first.events == 4
+    assert OrgDailyRollup.objects.get().requests == 4
+    rollup_until_caught_up()
+    assert OrgDailyRollup.objects.get().cost_microdollars == 18
 
 
 def test_a_late_event_for_a_past_hour_is_folded_into_that_hour(org, member):
@@ -177,12 +257,14 @@ def test_a_late_event_for_a_past_hour_is_folded_into_that_hour(org, member):
     )
     rollup_until_caught_up()
     row = HourlyRollup.objects.get(hour=past.replace(minute=0))
-    assert (row.requests, row.cost_microdollars, row.latency_p50_ms, row.latency_p95_ms) == (
-        2,
-        12,
-        100,
-        300,
-    )
+    assert (row.requests, row.cost_microdollars) == (2, 12)
+    daily = DailyRollup.objects.get()
+    # Histogram merged, not rebuilt. ln(gamma) = ln(1.02 / 0.98) = 0.0400053: 100 ms is in bucket
+    # ceil(4.60517 / 0.0400053) = ceil(115.11) = 116, 300 ms in ceil(5.70378 / 0.0400053) = 143.
+    assert daily.latency_histogram == {"116": 1, "143": 1}
+    # p50 is the 1st of 2 (bucket 116: 2 * e^(116 * 0.0400053) / 2.0408 = 101.5 -> 102 ms),
+    # p95 the 2nd (bucket 143: 299 ms): both within 2 % of 100 and 300.
+    assert (daily.latency_p50_ms, daily.latency_p95_ms) == (102, 299)
 
 
 def test_percentiles_use_the_nearest_rank(org, member):
@@ -191,8 +273,9 @@ def test_percentiles_use_the_nearest_rank(org, member):
     random.Random(1).shuffle(latencies)
     _ingest(org, [make_event(occurred_at=at, latency_ms=v) for v in latencies])
     rollup_until_caught_up()
-    row = HourlyRollup.objects.get()
-    assert (row.latency_p50_ms, row.latency_p95_ms) == (500, 950)
+    row = DailyRollup.objects.get()
+    assert_close(row.latency_p50_ms, 500)
+    assert_close(row.latency_p95_ms, 950)
     assert statistics.median_low(latencies) == 500
 
 
@@ -250,5 +333,5 @@ def test_the_task_runs_the_rollup(org, member):
     from usage.tasks import rollup_usage
 
     _ingest(org, [make_event()])
-    assert rollup_usage() >= 1  # the task body, in-process
+    assert rollup_usage() == 1  # the task body, in-process: one event merged
     assert HourlyRollup.objects.count() == 1

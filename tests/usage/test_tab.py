@@ -5,6 +5,9 @@ import io
 from datetime import timedelta
 
 import pytest
+from django.core.cache import cache
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
@@ -158,9 +161,10 @@ def test_the_number_of_queries_does_not_grow_with_members_and_models(
     url = reverse("usage_tab", args=[org.slug]) + "?range=30d"
     owner_client.get(url)  # the session's first request writes it; count the steady state
     member_client.get(url)
-    with django_assert_max_num_queries(12) as small:
+    cache.clear()  # count pages built from the rollups, not served from the page cache
+    with django_assert_max_num_queries(13) as small:
         owner_client.get(url)
-    with django_assert_max_num_queries(12) as small_member:
+    with django_assert_max_num_queries(13) as small_member:
         member_client.get(url + "&model=gpt-5")
     for n in range(15):
         user = make_user(f"dev{n}@acme.test", f"Dev {n}")
@@ -180,7 +184,25 @@ def test_the_number_of_queries_does_not_grow_with_members_and_models(
             for d in range(3)
         ],
     )
+    cache.clear()
     with django_assert_max_num_queries(len(small.captured_queries)):
         owner_client.get(url)
     with django_assert_max_num_queries(len(small_member.captured_queries)):
         member_client.get(url + "&model=gpt-5")
+
+
+def test_the_page_is_cached_until_the_next_rollup_touches_the_organization(org, owner, member):
+    now = timezone.now() - timedelta(minutes=5)
+    _usage(org, [make_event(occurred_at=now, cost_microdollars=2_000_000)])
+    client = client_for(owner)
+    url = reverse("usage_tab", args=[org.slug]) + "?range=7d"
+    assert "$2.00" in client.get(url).content.decode()
+    # A second request reads the page and its figures from the cache: no rollup is read.
+    with CaptureQueriesContext(connection) as hit:
+        again = client.get(url).content.decode()
+    assert "$2.00" in again
+    cache_free = [q["sql"] for q in hit.captured_queries if "rollup" in q["sql"]]
+    assert cache_free == []
+    # New usage: the rollup changes the organization's version, the next request shows it.
+    _usage(org, [make_event(occurred_at=now, cost_microdollars=3_000_000)])
+    assert "$5.00" in client.get(url).content.decode()

@@ -1,0 +1,122 @@
+"""The Usage page's selectors on each filter combination: the narrow rollups give the same
+figures the events give (hand-counted here), and model percentiles span the whole window."""
+
+from datetime import UTC, datetime
+
+import pytest
+import time_machine
+
+from usage.filters import parse_filters
+from usage.ingest import ingest_events
+from usage.rollup import rollup_until_caught_up
+from usage.selectors import scope_filters, usage_page
+
+from .conftest import make_event
+
+pytestmark = pytest.mark.django_db
+
+# Wednesday 2026-11-25 and Thursday 2026-11-26 (UTC; the organization's zone is UTC here).
+WED_09 = datetime(2026, 11, 25, 9, 15, tzinfo=UTC)
+WED_10 = datetime(2026, 11, 25, 10, 5, tzinfo=UTC)
+THU_09 = datetime(2026, 11, 26, 9, 40, tzinfo=UTC)
+NOW = datetime(2026, 11, 27, 12, tzinfo=UTC)
+
+
+@pytest.fixture
+def usage(org, owner, member):
+    org.time_zone = "UTC"
+    org.save()
+    events = [
+        # owner, gpt-5: Wed 9h x2, Thu 9h x1
+        make_event(
+            occurred_at=WED_09,
+            user_email="owner@acme.test",
+            model="gpt-5",
+            provider="openai",
+            cost_microdollars=1,
+            latency_ms=100,
+        ),
+        make_event(
+            occurred_at=WED_09,
+            user_email="owner@acme.test",
+            model="gpt-5",
+            provider="openai",
+            cost_microdollars=1,
+            latency_ms=200,
+        ),
+        make_event(
+            occurred_at=THU_09,
+            user_email="owner@acme.test",
+            model="gpt-5",
+            provider="openai",
+            cost_microdollars=1,
+            latency_ms=1000,
+        ),
+        # member, gpt-5: Wed 10h x1
+        make_event(
+            occurred_at=WED_10,
+            user_email="member@acme.test",
+            model="gpt-5",
+            provider="openai",
+            cost_microdollars=10,
+            latency_ms=300,
+        ),
+        # member, claude: Wed 9h x4
+        *[
+            make_event(
+                occurred_at=WED_09,
+                user_email="member@acme.test",
+                model="claude-sonnet-4-5",
+                provider="anthropic",
+                cost_microdollars=100,
+                latency_ms=50,
+            )
+            for _ in range(4)
+        ],
+    ]
+    assert ingest_events(organization_id=org.pk, events=events, now=NOW).accepted == 8
+    rollup_until_caught_up()
+
+
+def page_for(org, owner, member_user=None, **params):
+    with time_machine.travel(NOW, tick=False):
+        filters = parse_filters({"range": "7d", **params}, time_zone="UTC")
+        if member_user is not None:
+            from organizations.models import Membership
+
+            public_id = Membership.objects.get(organization=org, user=member_user).public_id
+            filters = parse_filters(
+                {"range": "7d", "member": str(public_id), **params}, time_zone="UTC"
+            )
+        filters = scope_filters(org, filters, viewer_id=owner.pk, all_members=True)
+        return usage_page(org, filters, all_members=True)
+
+
+def cell(page, weekday, hour):
+    return page.weekly[weekday][hour]
+
+
+def test_weekly_pattern_for_every_filter_combination(org, owner, member, usage):
+    everyone = page_for(org, owner)
+    assert (cell(everyone, 2, 9), cell(everyone, 2, 10), cell(everyone, 3, 9)) == (6, 1, 1)
+    by_model = page_for(org, owner, model="gpt-5")
+    assert (cell(by_model, 2, 9), cell(by_model, 2, 10), cell(by_model, 3, 9)) == (2, 1, 1)
+    by_provider = page_for(org, owner, provider="anthropic")
+    assert (cell(by_provider, 2, 9), cell(by_provider, 2, 10)) == (4, 0)
+    by_member = page_for(org, owner, member_user=member)
+    assert (cell(by_member, 2, 9), cell(by_member, 2, 10), cell(by_member, 3, 9)) == (4, 1, 0)
+    both = page_for(org, owner, member_user=member, model="gpt-5")
+    assert (cell(both, 2, 9), cell(both, 2, 10)) == (0, 1)
+    assert sum(map(sum, both.weekly)) == 1
+
+
+def test_model_percentiles_cover_the_whole_window_not_an_average_of_days(org, owner, member, usage):
+    page = page_for(org, owner, model="gpt-5")
+    (gpt,) = page.models
+    # gpt-5 latencies over the window: 100, 200, 300 (Wed) and 1000 (Thu). Nearest rank:
+    # p50 = 2nd of 4 = 200 ms (bucket 133, read as 200), p95 = 4th = 1000 ms (read as 993).
+    # Averaging the days' p95 weighted by requests would give (300 * 3 + 1000) / 4 = 475.
+    assert (gpt.totals.requests, gpt.totals.cost) == (4, 13)
+    assert (gpt.p50_ms, gpt.p95_ms) == (200, 993)
+    owner_only = page_for(org, owner, member_user=owner, model="gpt-5")
+    assert (owner_only.models[0].p50_ms, owner_only.models[0].p95_ms) == (200, 993)
