@@ -12,7 +12,7 @@ run:
 	@scripts/pdf-deps.sh
 	@$(PY) manage.py migrate --no-input -v0
 	@# localstripe (fake Stripe) runs beside the dashboard and stops with it.
-	@scripts/with-localstripe.sh bash -c '$(PY) manage.py sync_stripe_plans -v0 && $(PY) manage.py seed_demo && $(PY) manage.py runserver 127.0.0.1:8000'
+	@scripts/with-localstripe.sh bash -c '$(PY) manage.py sync_stripe_plans -v0 && $(PY) manage.py sync_model_catalog -v0 && $(PY) manage.py seed_demo && $(PY) manage.py runserver 127.0.0.1:8000'
 
 test:
 	@scripts/bootstrap-venv.sh test

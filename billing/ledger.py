@@ -12,6 +12,7 @@ from django.db.models import Sum
 from django.utils import timezone
 
 from organizations.models import Organization
+from providers.services import gateway_credit_record
 
 from .models import BillingAccount, CreditLedgerEntry, LedgerKind
 
@@ -78,6 +79,8 @@ def ledger_append(
     old_balance = account.balance_microdollars
     account.balance_microdollars = new_balance
     account.save(update_fields=["balance_microdollars", "updated_at"])
+    if (old_balance > 0) != (new_balance > 0):  # the gateway refuses requests without credit
+        gateway_credit_record(organization_id=organization.pk, has_credit=new_balance > 0)
     from .services import balance_changed  # alerts and auto top-up react to the new balance
 
     balance_changed(organization, old_balance=old_balance, new_balance=new_balance)

@@ -18,6 +18,7 @@ from accounts.selectors import user_has_any_verified_email, user_has_verified_em
 from audit.services import Actor, audit_record
 
 from . import emails
+from .gate import gate_changed
 from .models import (
     Invitation,
     InvitationStatus,
@@ -229,6 +230,7 @@ def organization_update_policies(
     if before == after:
         return organization
     organization.save(update_fields=list(POLICY_FIELDS))
+    gate_changed(organization.pk)  # the code-training opt-out changes the usable models
     audit_record(
         actor=actor,
         action="organization.policies_updated",
@@ -393,6 +395,7 @@ def invitation_accept(*, actor: Actor, token: str) -> Membership:
     membership = Membership.objects.create(
         organization=organization, user=user, role=invitation.role
     )
+    gate_changed(organization.pk)
     invitation.status = InvitationStatus.ACCEPTED
     invitation.accepted_at = timezone.now()
     invitation.accepted_by = user
@@ -479,6 +482,7 @@ def membership_change_role(
     before = {"role": membership.role}
     membership.role = role
     membership.save(update_fields=["role"])
+    gate_changed(organization.pk)  # seats go to owners and admins first
     audit_record(
         actor=actor,
         action="member.role_changed",
@@ -511,6 +515,7 @@ def membership_remove(*, actor: Actor, organization: Organization, public_id: st
         after=None,
     )
     membership.delete()
+    gate_changed(organization.pk)
 
 
 @transaction.atomic
@@ -535,6 +540,7 @@ def membership_leave(*, actor: Actor, organization: Organization) -> None:
         after=None,
     )
     membership.delete()
+    gate_changed(organization.pk)
 
 
 @transaction.atomic
@@ -554,6 +560,7 @@ def ownership_transfer(*, actor: Actor, organization: Organization, public_id: s
     new_owner.role = Role.OWNER
     new_owner.save(update_fields=["role"])
     Membership.objects.filter(pk=acting.pk).update(role=Role.ADMIN)
+    gate_changed(organization.pk)
     audit_record(
         actor=actor,
         action="organization.ownership_transferred",

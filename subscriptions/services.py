@@ -19,6 +19,7 @@ from audit.services import Actor, audit_record
 from billing import services as billing_services
 from billing import stripe_gateway as gateway
 from billing.services import stripe_errors
+from organizations.gate import gate_changed
 from organizations.models import Membership, Organization
 from organizations.permissions import Capability, role_can
 from organizations.selectors import seat_usage
@@ -105,6 +106,7 @@ def organization_plan_sync(sub: Subscription) -> None:
     Organization.objects.filter(pk=sub.organization_id).update(
         seat_count=sub.quantity, plan=sub.plan
     )
+    gate_changed(sub.organization_id)  # seats and plan decide what the gateway allows
 
 
 def record_change(
