@@ -22,4 +22,5 @@ TABS: tuple[Tab, ...] = (
     Tab("usage", "Usage", "usage_tab"),
     Tab("billing", "Billing", "billing_tab", capability="view_billing"),
     Tab("subscriptions", "Subscriptions", "subscriptions_tab"),
+    Tab("providers", "Providers & models", "providers_tab", enterprise_only=True),
 )

@@ -3,8 +3,10 @@ from django.urls import include, path
 
 from billing import urls as billing_urls
 from organizations.urls import global_urls, org_scoped
+from providers import urls as providers_urls
 from subscriptions import urls as subscriptions_urls
 from usage import urls as usage_urls
+from usage.selectors import model_usage_last_30_days
 
 from . import views
 
@@ -20,5 +22,10 @@ urlpatterns = [
     path("orgs/<slug:org_slug>/", include(billing_urls.org_scoped)),
     path("orgs/<slug:org_slug>/usage/", include(usage_urls.org_scoped)),
     path("orgs/<slug:org_slug>/subscriptions/", include(subscriptions_urls.org_scoped)),
+    path(
+        "orgs/<slug:org_slug>/providers/",
+        # The usage selector is handed to the providers app here, where all apps meet.
+        include(providers_urls.org_scoped(model_usage=model_usage_last_30_days)),
+    ),
     path("api/v1/", include(usage_urls.api_urls)),
 ]

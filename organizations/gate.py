@@ -37,6 +37,12 @@ def gate_versions(organization_id: int, *other_keys: str) -> dict:
     return {"organization": found.pop(key), **found}
 
 
+def _replace(organization_id: int) -> None:
+    cache.set(_key(organization_id), uuid.uuid4().hex, TIMEOUT)
+
+
 def gate_changed(organization_id: int) -> None:
-    """Invalidate after the change commits (before, a reader could cache the old state anew)."""
-    transaction.on_commit(lambda: cache.set(_key(organization_id), uuid.uuid4().hex, TIMEOUT))
+    """Invalidate now and again once the change commits: a reader between the two may cache
+    the not-yet-committed old state under the first new token, never under the second."""
+    _replace(organization_id)
+    transaction.on_commit(lambda: _replace(organization_id))

@@ -87,8 +87,14 @@ def catalog_version() -> str:
     return version
 
 
+def _replace_catalog_version() -> None:
+    cache.set(CATALOG_VERSION_KEY, uuid.uuid4().hex, None)
+
+
 def _bump_catalog_version() -> None:
-    transaction.on_commit(lambda: cache.set(CATALOG_VERSION_KEY, uuid.uuid4().hex, None))
+    """Now and after commit (see organizations.gate.gate_changed for why both)."""
+    _replace_catalog_version()
+    transaction.on_commit(_replace_catalog_version)
 
 
 def read_source(source: str) -> str:

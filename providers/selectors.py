@@ -41,7 +41,8 @@ def _local_put(key: str, value: object) -> None:
         _local.popitem(last=False)
 
 
-def _cached(key: str, build) -> object:  # noqa: ANN001
+def cached(key: str, build) -> object:  # noqa: ANN001
+    """Process-local copy first, then the shared cache, then `build()`."""
     value = _local_get(key)
     if value is None:
         value = cache.get(key)
@@ -67,7 +68,7 @@ def _facts_from_db() -> tuple[ModelFacts, ...]:
 
 def catalog_facts(version: str | None = None) -> tuple[ModelFacts, ...]:
     version = version or catalog_version()
-    return _cached(f"providers-facts:{version}", _facts_from_db)
+    return cached(f"providers-facts:{version}", _facts_from_db)
 
 
 def last_sync() -> CatalogSync | None:
@@ -192,7 +193,7 @@ def gate_snapshot(organization_id: int) -> GateSnapshot | None:
         organization = Organization.objects.filter(pk=organization_id).first()
         return _build_snapshot(organization, catalog) if organization else None
 
-    return _cached(key, build)
+    return cached(key, build)
 
 
 def effective_decisions(organization: Organization) -> dict[str, Decision]:

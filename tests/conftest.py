@@ -61,8 +61,10 @@ def _load_catalog() -> None:
     try:
         if CatalogModel.objects.exists():
             return
-        if not _catalog_copy:
+        if not _catalog_copy or connection.vendor != "postgresql":
             catalog_sync()
+            if connection.vendor != "postgresql":
+                return
             with connection.cursor() as cursor:
                 for table in CATALOG_TABLES:
                     with cursor.copy(f"COPY {table} TO STDOUT") as copy:  # noqa: S608

@@ -6,13 +6,14 @@ the same handful of queries whatever the organization's size.
 """
 
 import zoneinfo
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, time, timedelta
 
 from django.db.models import Count, F, Q, QuerySet, Sum
 
 from organizations.models import Organization
 from organizations.selectors import member_names
+from providers.selectors import allowed_model_keys
 
 from .filters import UsageFilters
 from .models import (
@@ -135,6 +136,9 @@ class ModelRow:
     p95_ms: int
     request_share: float
     cost_share: float
+    # False: the organization's current model policy does not allow it (the event was stored
+    # anyway: what happened, happened), flagged in the model table.
+    allowed: bool = True
 
     @property
     def cost_per_1k_tokens(self) -> int:
@@ -397,7 +401,11 @@ def usage_page(
         for day in (filters.start + timedelta(days=n) for n in range(filters.days))
     ]
     page.months = _months(series, filters)
-    page.models = _models(organization, filters)
+    allowed = allowed_model_keys(organization.pk)
+    page.models = [
+        replace(row, allowed=f"{row.provider}/{row.model}" in allowed)
+        for row in _models(organization, filters)
+    ]
     page.providers = _providers(page.models)
     page.weekly = _weekly(organization, filters)
     if all_members:
@@ -424,3 +432,18 @@ def scope_filters(
         if public_id == filters.member:
             return filters.with_user(user_id)
     return UsageFilters(**{**filters.__dict__, "member": ""})
+
+
+def model_usage_last_30_days(organization: Organization) -> dict[str, tuple[int, int]]:
+    """Requests and spend (microdollars) per "provider/model" over the organization's last 30
+    local days, from the model rollups: the Providers tab's "sort by our usage"."""
+    today = datetime.now(zoneinfo.ZoneInfo(organization.time_zone)).date()
+    rows = (
+        ModelDailyRollup.objects.filter(
+            organization_id=organization.pk, day__gt=today - timedelta(days=30)
+        )
+        .values("provider", "model")
+        .annotate(requests=Sum("requests"), cost=Sum("cost_microdollars"))
+        .order_by()
+    )
+    return {f"{r['provider']}/{r['model']}": (r["requests"], r["cost"]) for r in rows}

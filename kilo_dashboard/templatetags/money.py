@@ -34,3 +34,13 @@ def cents(value: int | None) -> str:
     if value is None or value == "":
         return "—"
     return format_usd(Decimal(int(value)) / CENT, 2)
+
+
+@register.filter
+def usd_per_million(value: Decimal | None) -> str:
+    """A catalog price (exact USD per 1M tokens): "$3.00", "$0.075", "$0.0001"."""
+    if value is None or value == "":
+        return "—"
+    amount = Decimal(value)
+    exponent = -amount.normalize().as_tuple().exponent if amount else 0
+    return format_usd(amount, min(max(2, exponent), 8))
