@@ -91,7 +91,7 @@ def _replace_catalog_version() -> None:
     cache.set(CATALOG_VERSION_KEY, uuid.uuid4().hex, None)
 
 
-def _bump_catalog_version() -> None:
+def catalog_changed() -> None:
     """Now and after commit (see organizations.gate.gate_changed for why both)."""
     _replace_catalog_version()
     transaction.on_commit(_replace_catalog_version)
@@ -250,7 +250,7 @@ def _apply(
             target_label=f"Model catalog from {source}"[:255],
             after=counts,
         )
-        _bump_catalog_version()
+        catalog_changed()
     return sync
 
 
