@@ -49,3 +49,11 @@ bench:
 	@scripts/bootstrap-venv.sh test
 	@scripts/test-services.sh
 	@$(PY) bench/run_usage.py
+
+# Providers benchmarks (tab p95 with the full catalog and filters, /api/v1/authorize p99) on
+# their own database, BENCH_PROVIDERS_DATABASE_URL (default kilo_bench_prov): see BENCHMARKS.md.
+.PHONY: bench-providers
+bench-providers:
+	@scripts/bootstrap-venv.sh test
+	@scripts/test-services.sh
+	@REDIS_URL=$${TEST_REDIS_URL:-redis://127.0.0.1:6379/0} $(PY) bench/bench_providers.py

@@ -12,9 +12,11 @@ from dataclasses import dataclass
 
 from django.db.models import F, Q, QuerySet
 
+from .catalog_sync import catalog_version
 from .filters import CatalogFilters
 from .models import CatalogModel, Provider
 from .policy import OPT_OUT_REASONS, REASON_TEXT, Reason
+from .selectors import cached
 
 UsageByModel = dict[str, tuple[int, int]]  # "provider/model" -> (requests, microdollars)
 
@@ -53,8 +55,30 @@ class Listing:
     datacenter_countries: list[str]
 
 
+@dataclass(frozen=True)
+class ProviderFacts:
+    pk: int
+    trains_on_prompts: str
+    retains_prompts: str
+    can_publish: str
+    headquarters: str
+    datacenters: tuple[str, ...]
+
+
+def _load_providers() -> tuple[ProviderFacts, ...]:
+    rows = Provider.objects.filter(removed_at__isnull=True).values_list(
+        "pk", "trains_on_prompts", "retains_prompts", "can_publish", "headquarters", "datacenters"
+    )
+    return tuple(ProviderFacts(*row[:5], tuple(row[5] or ())) for row in rows)
+
+
+def provider_facts() -> tuple[ProviderFacts, ...]:
+    """The ~150 providers' filterable facts, cached until the catalog changes."""
+    return cached(f"providers-provider-facts:{catalog_version()}", _load_providers)
+
+
 def _provider_ids(filters: CatalogFilters) -> set[int] | None:
-    checks: list[Callable[[Provider], bool]] = []
+    checks: list[Callable[[ProviderFacts], bool]] = []
     for name, fact in (
         ("trains", "trains_on_prompts"),
         ("retains", "retains_prompts"),
@@ -66,11 +90,10 @@ def _provider_ids(filters: CatalogFilters) -> set[int] | None:
     if filters.hq:
         checks.append(lambda p: p.headquarters == filters.hq)
     if filters.dc:
-        checks.append(lambda p: filters.dc in (p.datacenters or []))
+        checks.append(lambda p: filters.dc in p.datacenters)
     if not checks:
         return None
-    providers = Provider.objects.filter(removed_at__isnull=True)
-    return {p.pk for p in providers if all(check(p) for check in checks)}
+    return {p.pk for p in provider_facts() if all(check(p) for check in checks)}
 
 
 def _queryset(filters: CatalogFilters) -> QuerySet:
@@ -108,14 +131,11 @@ def _queryset(filters: CatalogFilters) -> QuerySet:
 
 
 def _countries() -> tuple[list[str], list[str]]:
-    rows = Provider.objects.filter(removed_at__isnull=True).values_list(
-        "headquarters", "datacenters"
-    )
     hq, dc = set(), set()
-    for headquarters, datacenters in rows:
-        if headquarters:
-            hq.add(headquarters)
-        dc.update(datacenters or ())
+    for provider in provider_facts():
+        if provider.headquarters:
+            hq.add(provider.headquarters)
+        dc.update(provider.datacenters)
     return sorted(hq), sorted(dc)
 
 
@@ -137,7 +157,11 @@ def catalog_listing(
     pages = max(1, -(-total // page_size))
     page = min(filters.page, pages)
     chosen = entries[(page - 1) * page_size : page * page_size]
-    models = CatalogModel.objects.select_related("provider").in_bulk([pk for pk, _ in chosen])
+    models = (
+        CatalogModel.objects.select_related("provider")
+        .defer("modality_tags", "provider__policy_sources", "provider__datacenters")
+        .in_bulk([pk for pk, _ in chosen])
+    )
     rows = [
         Row(
             model=models[pk],

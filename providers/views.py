@@ -26,6 +26,7 @@ from .catalog_source import MODALITIES
 from .filters import FACTS, SORTS, STATUSES, CatalogFilters, parse_filters
 from .listing import UsageByModel, catalog_listing
 from .policy import OPT_OUT_REASONS, REASON_TEXT
+from .presenters import present
 
 ModelUsage = Callable[..., UsageByModel]
 
@@ -72,6 +73,10 @@ def providers_tab(
         "org": organization,
         "filters": filters,
         "listing": listing,
+        "rows": [present(row) for row in listing.rows],
+        "back": filters.querystring(),
+        "enable_url": reverse("providers_model_enable", args=[organization.slug]),
+        "disable_url": reverse("providers_model_disable", args=[organization.slug]),
         "policy": policy,
         "editable": _editable(access),
         "excluded_by_opt_out": excluded_by_opt_out,
