@@ -21,7 +21,7 @@ run:
 	@$(DEMO_ENV) $(PY) manage.py collectstatic --no-input -v0
 	@# localstripe (fake Stripe), the Celery worker and beat run beside the dashboard and stop with it.
 	@# The worker starts after seeding (one long SQLite transaction); what seeding queued waits for it.
-	@$(DEMO_ENV) scripts/with-localstripe.sh bash -c '$(PY) manage.py sync_stripe_plans -v0 && $(PY) manage.py seed_demo && exec scripts/with-worker.sh $(PY) manage.py runserver 127.0.0.1:$(DEMO_PORT)'
+	@$(DEMO_ENV) scripts/with-localstripe.sh bash -c '$(PY) manage.py sync_stripe_plans -v0 && $(PY) manage.py sync_model_catalog -v0 && $(PY) manage.py seed_demo && exec scripts/with-worker.sh $(PY) manage.py runserver 127.0.0.1:$(DEMO_PORT)'
 
 # The environment `make run` gives every process (tests/demo/ run the demo's settings with it).
 demo-env:
@@ -78,3 +78,11 @@ BASE_URL ?= http://127.0.0.1:$(DEMO_PORT)
 .PHONY: bench-browser
 bench-browser:
 	@$(PY) bench/usage_page_browser.py $(BASE_URL)
+
+# Providers benchmarks (tab p95 with the full catalog and filters, /api/v1/authorize p99) on
+# their own database, BENCH_PROVIDERS_DATABASE_URL (default kilo_bench_prov): see BENCHMARKS.md.
+.PHONY: bench-providers
+bench-providers:
+	@scripts/bootstrap-venv.sh test
+	@scripts/test-services.sh
+	@REDIS_URL=$${TEST_REDIS_URL:-redis://127.0.0.1:6379/0} $(PY) bench/bench_providers.py

@@ -14,6 +14,7 @@ from django.utils import timezone
 
 from kilo_dashboard.jobs import enqueue
 from organizations.models import Organization
+from providers.services import gateway_credit_record
 
 from .ledger import NewEntry, ledger_append, ledger_append_many
 from .models import AutoTopUp, CreditLedgerEntry, LowBalanceAlert
@@ -34,8 +35,11 @@ def _queue(task_name: str, *args: object) -> None:
 
 
 def balance_changed(organization: Organization, *, old_balance: int, new_balance: int) -> None:
-    """Inside the transaction that moved the balance: alert once per downward crossing and
-    start an auto top-up (at most once per period)."""
+    """Inside the transaction that moved the balance: tell the model gateway when credit runs
+    out or comes back, alert once per downward crossing and start an auto top-up (at most once
+    per period)."""
+    if (old_balance > 0) != (new_balance > 0):  # the gateway refuses requests without credit
+        gateway_credit_record(organization_id=organization.pk, has_credit=new_balance > 0)
     alert = LowBalanceAlert.objects.select_for_update().filter(organization=organization).first()
     if alert and alert.enabled:
         threshold = alert.threshold_microdollars

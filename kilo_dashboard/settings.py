@@ -61,6 +61,7 @@ INSTALLED_APPS = [
     "accounts",
     "audit",
     "organizations",
+    "providers",
     "billing",
     "ninja",
     "usage",
@@ -220,6 +221,10 @@ CELERY_BEAT_SCHEDULE = {
         "task": "subscriptions.tasks.apply_scheduled_changes",
         "schedule": crontab(minute="*/15"),
     },
+    "providers-refresh-catalog": {
+        "task": "providers.tasks.refresh_model_catalog",
+        "schedule": crontab(hour=4, minute=23),
+    },
     "usage-rollup": {"task": "usage.tasks.rollup_usage", "schedule": 30.0},
     # Billing claims the cost of rolled-up days: recent days every minute, every day nightly.
     "billing-usage-debits": {"task": "billing.tasks.post_usage_debits", "schedule": 60.0},
@@ -339,6 +344,14 @@ USAGE_INGEST_RATE_LIMIT_PER_MINUTE = env_int("USAGE_INGEST_RATE_LIMIT_PER_MINUTE
 USAGE_RETENTION_DAYS = env_int("USAGE_RETENTION_DAYS", 400)
 # Days the minutely usage-debit run compares (older days: the nightly run over the retention).
 USAGE_DEBIT_LOOKBACK_DAYS = env_int("USAGE_DEBIT_LOOKBACK_DAYS", 7)
+
+# Model catalog (providers app). The daily refresh fetches this URL; empty (the demo and tests)
+# turns it off. A sync that would remove more than max(this, 10% of the models) is refused.
+PROVIDERS_CATALOG_URL = env_str(
+    "PROVIDERS_CATALOG_URL", "https://models.dev/api.json" if PRODUCTION else ""
+)
+PROVIDERS_CATALOG_MAX_REMOVALS = env_int("PROVIDERS_CATALOG_MAX_REMOVALS", 50)
+PROVIDERS_PAGE_SIZE = 50
 
 # --- Stripe (billing) ---------------------------------------------------------------------------
 # Only billing/stripe_gateway.py reads these. The demo and the tests point STRIPE_API_BASE at a

@@ -22,5 +22,6 @@ TABS: tuple[Tab, ...] = (
     Tab("usage", "Usage", "usage_tab"),
     Tab("billing", "Billing", "billing_tab", capability="view_billing"),
     Tab("subscriptions", "Subscriptions", "subscriptions_tab"),
+    Tab("providers", "Providers & models", "providers_tab", enterprise_only=True),
     Tab("sso", "Single Sign-On", "sso_tab", enterprise_only=True, capability="view_sso"),
 )

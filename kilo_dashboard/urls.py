@@ -3,10 +3,12 @@ from django.urls import include, path
 
 from billing import urls as billing_urls
 from organizations.urls import global_urls, org_scoped
+from providers import urls as providers_urls
 from sso import urls as sso_urls
 from stripe_events import urls as stripe_events_urls
 from subscriptions import urls as subscriptions_urls
 from usage import urls as usage_urls
+from usage.selectors import model_usage_last_30_days
 
 from . import account_views, views
 
@@ -26,5 +28,10 @@ urlpatterns = [
     path("orgs/<slug:org_slug>/usage/", include(usage_urls.org_scoped)),
     path("orgs/<slug:org_slug>/subscriptions/", include(subscriptions_urls.org_scoped)),
     path("orgs/<slug:org_slug>/sso/", include(sso_urls.org_scoped)),
+    path(
+        "orgs/<slug:org_slug>/providers/",
+        # The usage selector is handed to the providers app here, where all apps meet.
+        include(providers_urls.org_scoped(model_usage=model_usage_last_30_days)),
+    ),
     path("api/v1/", include(usage_urls.api_urls)),
 ]

@@ -19,6 +19,7 @@ from kilo_dashboard.validators import single_line_problem
 
 from . import limits, tasks
 from .expiry import invitations_expire  # noqa: F401 - re-exported for callers of services
+from .gate import gate_changed
 from .models import (
     Invitation,
     InvitationStatus,
@@ -244,6 +245,7 @@ def organization_update_policies(
     if before == after:
         return organization
     organization.save(update_fields=list(POLICY_FIELDS))
+    gate_changed(organization.pk)  # the code-training opt-out changes the usable models
     audit_record(
         actor=actor,
         action="organization.policies_updated",
@@ -442,6 +444,7 @@ def invitation_accept(*, actor: Actor, token: str) -> Membership:
     membership = Membership.objects.create(
         organization=organization, user=user, role=invitation.role
     )
+    gate_changed(organization.pk)
     invitation.status = InvitationStatus.ACCEPTED
     invitation.accepted_at = timezone.now()
     invitation.accepted_by = user
@@ -503,6 +506,7 @@ def membership_change_role(
     before = {"role": membership.role}
     membership.role = role
     membership.save(update_fields=["role"])
+    gate_changed(organization.pk)  # seats go to owners and admins first
     audit_record(
         actor=actor,
         action="member.role_changed",
@@ -542,6 +546,7 @@ def membership_remove(*, actor: Actor, organization: Organization, public_id: st
         after=None,
     )
     membership.delete()
+    gate_changed(organization.pk)
     return removal
 
 
@@ -567,6 +572,7 @@ def membership_leave(*, actor: Actor, organization: Organization) -> None:
         after=None,
     )
     membership.delete()
+    gate_changed(organization.pk)
 
 
 @transaction.atomic
@@ -586,6 +592,7 @@ def ownership_transfer(*, actor: Actor, organization: Organization, public_id: s
     new_owner.role = Role.OWNER
     new_owner.save(update_fields=["role"])
     Membership.objects.filter(pk=acting.pk).update(role=Role.ADMIN)
+    gate_changed(organization.pk)
     audit_record(
         actor=actor,
         action="organization.ownership_transferred",

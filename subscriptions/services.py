@@ -16,6 +16,7 @@ from django.utils import timezone
 from audit.services import Actor, audit_record
 from billing import stripe_gateway as gateway
 from kilo_dashboard.jobs import enqueue
+from organizations.gate import gate_changed
 from organizations.models import Membership, Organization
 from organizations.permissions import Capability, role_can
 
@@ -101,6 +102,7 @@ def organization_plan_sync(sub: Subscription) -> None:
     else:
         seats, plan = sub.quantity, sub.plan
     Organization.objects.filter(pk=sub.organization_id).update(seat_count=seats, plan=plan)
+    gate_changed(sub.organization_id)  # seats and plan decide what the gateway allows
 
 
 def record_change(

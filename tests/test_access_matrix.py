@@ -29,6 +29,7 @@ from organizations.models import Membership, Role
 from organizations.permissions import Capability
 from tests.billing import access_table as billing_access
 from tests.conftest import actor, client_for, make_user
+from tests.providers import access_table as providers_access
 from tests.sso import access_table as sso_access
 from tests.subscriptions import access_table as subscriptions_access
 from tests.usage import access_table as usage_access
@@ -160,6 +161,9 @@ PATH_PARAMS.update(billing_access.PATH_PARAMS)
 # The Usage tab and its ingest keys: tests/usage/access_table.py.
 ACCESS.update(usage_access.matrix_specs(Spec, Row))
 PATH_PARAMS.update(usage_access.PATH_PARAMS)
+# The Providers tab (read-only on the world's Teams plan): tests/providers/access_table.py.
+ACCESS.update(providers_access.matrix_specs(Spec, Row))
+PATH_PARAMS.update(providers_access.PATH_PARAMS)
 # The Subscriptions tab's rows live in tests/subscriptions/access_table.py.
 ACCESS.update(subscriptions_access.matrix_specs(Spec, Row))
 PATH_PARAMS.update(subscriptions_access.PATH_PARAMS)

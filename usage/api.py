@@ -13,6 +13,8 @@ from django.http import HttpRequest
 from ninja import Field, NinjaAPI, Schema, Status
 from ninja.security import HttpBearer
 
+from providers.api import router as gateway_router
+
 from . import ratelimit, selectors
 from .ingest import MalformedBody, TooManyEvents, ingest_events, parse_body
 from .services import ingest_key_mark_used
@@ -20,7 +22,10 @@ from .services import ingest_key_mark_used
 api = NinjaAPI(
     title="Kilo Teams API",
     version="1",
-    description="Send your team's AI usage to the Kilo Teams dashboard.",
+    description=(
+        "Send your team's AI usage to the Kilo Teams dashboard, and ask which models a member "
+        "may use. Every call authenticates with an organization API key (an ingest key)."
+    ),
     urls_namespace="api",
     docs_url=None,  # our own docs page (usage.views.api_docs), free of any CDN
 )
@@ -135,3 +140,7 @@ def post_usage_events(request: HttpRequest):  # noqa: ANN201
         return Status(413, {"detail": str(error)})
     ingest_key_mark_used(key)
     return Status(200, result.as_dict())
+
+
+# GET /models and POST /authorize (the providers app) use the same organization keys.
+api.add_router("", gateway_router, auth=IngestKeyAuth())

@@ -1,16 +1,18 @@
-"""Model prices from the bundled models.dev catalog (usage/data/modelsdev_api.json, MIT).
+"""Model prices for usage costs, from the providers app's catalog (with its price history).
 
-Prices there are USD per 1,000,000 tokens, so `tokens x price` is already microdollars. They are
-read as Decimal and the product is rounded half-up to a whole microdollar: never a float.
+Prices are USD per 1,000,000 tokens, so `tokens x price` is already microdollars. They are exact
+decimals and the product is rounded half-up to a whole microdollar: never a float. An event is
+priced at the price in force when it happened (`occurred_at`), not the price of today.
 """
 
-import json
+from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import datetime
 from decimal import ROUND_HALF_UP, Decimal
-from functools import lru_cache
-from pathlib import Path
 
-CATALOG_PATH = Path(__file__).resolve().parent / "data" / "modelsdev_api.json"
+from django.utils import timezone
+
+from providers.selectors import PriceHistory, price_history
 
 
 @dataclass(frozen=True)
@@ -34,28 +36,20 @@ class Price:
         return int(total.quantize(Decimal(1), rounding=ROUND_HALF_UP))
 
 
-def _decimal(value: object) -> Decimal:
-    if value is None:
-        return Decimal(0)
-    return Decimal(str(value))  # str(): the JSON's decimal text, not a binary float
+class PriceBook:
+    """The price histories of one batch's models, read in one query."""
+
+    def __init__(self, pairs: Iterable[tuple[str, str]]) -> None:
+        self._history: PriceHistory = price_history(pairs)
+
+    def price_at(self, provider: str, model: str, when: datetime) -> Price | None:
+        found = self._history.price_at(provider, model, when)
+        if found is None:
+            return None
+        return Price(found.input, found.output, found.cache_read, found.cache_write)
 
 
-@lru_cache(maxsize=1)
-def load_catalog() -> dict:
-    with CATALOG_PATH.open(encoding="utf-8") as handle:
-        return json.load(handle, parse_float=Decimal)
-
-
-@lru_cache(maxsize=4096)
-def price_for(provider: str, model: str) -> Price | None:
-    """The catalog price of `model` at `provider`, or None when either is unknown or unpriced."""
-    entry = load_catalog().get(provider, {}).get("models", {}).get(model)
-    if not entry or not entry.get("cost"):
-        return None
-    cost = entry["cost"]
-    return Price(
-        input=_decimal(cost.get("input")),
-        output=_decimal(cost.get("output")),
-        cache_read=_decimal(cost.get("cache_read", cost.get("input"))),
-        cache_write=_decimal(cost.get("cache_write", cost.get("input"))),
-    )
+def price_for(provider: str, model: str, at: datetime | None = None) -> Price | None:
+    """The catalog price of `model` at `provider` at time `at` (default: now), or None when
+    either is unknown or unpriced."""
+    return PriceBook([(provider, model)]).price_at(provider, model, at or timezone.now())

@@ -18,7 +18,7 @@ from django.utils import timezone
 
 from organizations.selectors import member_user_ids_by_email
 
-from .catalog import price_for
+from .catalog import PriceBook
 from .models import IngestedRequest
 
 MAX_TOKENS = 1_000_000_000
@@ -192,7 +192,9 @@ def _timestamp(event: dict, now: datetime, oldest: datetime) -> datetime:
     return parsed
 
 
-def _validate(event: object, now: datetime, oldest: datetime, members: dict[str, int]) -> tuple:
+def _validate(
+    event: object, now: datetime, oldest: datetime, members: dict[str, int], prices: PriceBook
+) -> tuple:
     if not isinstance(event, dict):
         raise _Invalid("", "must be a JSON object")
     request_id = _text(event, "request_id", 128, required=True)
@@ -219,7 +221,7 @@ def _validate(event: object, now: datetime, oldest: datetime, members: dict[str,
     cost = _integer(event, "cost_microdollars", MAX_COST, required=False)
     from_catalog = cost is None
     if cost is None:
-        price = price_for(provider, model)
+        price = prices.price_at(provider, model, occurred_at)
         if price is None:
             raise _Invalid(
                 "model",
@@ -252,6 +254,18 @@ def _validate(event: object, now: datetime, oldest: datetime, members: dict[str,
     )
 
 
+def _models(events: list) -> set[tuple[str, str]]:
+    """The (provider, model) pairs of the events that leave their cost to the catalog."""
+    return {
+        (e["provider"].strip(), e["model"].strip())
+        for e in events
+        if isinstance(e, dict)
+        and e.get("cost_microdollars") is None
+        and isinstance(e.get("provider"), str)
+        and isinstance(e.get("model"), str)
+    }
+
+
 def _emails(events: list) -> set[str]:
     # Only addresses that can be looked up: a NUL would make PostgreSQL refuse the whole query.
     return {
@@ -275,10 +289,11 @@ def ingest_events(
     oldest = now - timedelta(days=settings.USAGE_RETENTION_DAYS)
     result = IngestResult()
     members = member_user_ids_by_email(organization_id, _emails(events))
+    prices = PriceBook(_models(events))
     rows: dict[str, tuple] = {}
     for index, event in enumerate(events):
         try:
-            row = _validate(event, now, oldest, members)
+            row = _validate(event, now, oldest, members, prices)
         except _Invalid as invalid:
             result.rejected += 1
             result.errors.append(Rejection(index, invalid.field, invalid.reason))

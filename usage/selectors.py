@@ -7,7 +7,7 @@ the same handful of queries whatever the organization's size.
 
 import hashlib
 import zoneinfo
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, time, timedelta
 
 from django.core.cache import cache
@@ -17,6 +17,7 @@ from django.db.models import Count, Q, QuerySet, Sum
 from kilo_dashboard.money import divide_half_up
 from organizations.models import Organization
 from organizations.selectors import member_names
+from providers.selectors import allowed_model_keys
 
 from . import sketch
 from .filters import UsageFilters
@@ -144,6 +145,9 @@ class ModelRow:
     p95_ms: int
     request_share: float
     cost_share: float
+    # False: the organization's current model policy does not allow it (the event was stored
+    # anyway: what happened, happened), flagged in the model table.
+    allowed: bool = True
 
     @property
     def cost_per_1k_tokens(self) -> int:
@@ -471,7 +475,11 @@ def _build_page(
         for day in (filters.start + timedelta(days=n) for n in range(filters.days))
     ]
     page.months = _months(series, filters)
-    page.models = _models(organization, filters)
+    allowed = allowed_model_keys(organization.pk)
+    page.models = [
+        replace(row, allowed=f"{row.provider}/{row.model}" in allowed)
+        for row in _models(organization, filters)
+    ]
     page.providers = _providers(page.models)
     page.weekly = _weekly(organization, filters)
     if names is not None:
@@ -520,3 +528,18 @@ def daily_costs(
         for org_id, day, cost in rows.values_list("organization_id", "day", "cost_microdollars")
         if cost
     }
+
+
+def model_usage_last_30_days(organization: Organization) -> dict[str, tuple[int, int]]:
+    """Requests and spend (microdollars) per "provider/model" over the organization's last 30
+    local days, from the model rollups: the Providers tab's "sort by our usage"."""
+    today = datetime.now(zoneinfo.ZoneInfo(organization.time_zone)).date()
+    rows = (
+        ModelDailyRollup.objects.filter(
+            organization_id=organization.pk, day__gt=today - timedelta(days=30)
+        )
+        .values("provider", "model")
+        .annotate(requests=Sum("requests"), cost=Sum("cost_microdollars"))
+        .order_by()
+    )
+    return {f"{r['provider']}/{r['model']}": (r["requests"], r["cost"]) for r in rows}

@@ -224,7 +224,9 @@ def api_docs(request: HttpRequest) -> HttpResponse:
     for path, methods in schema["paths"].items():
         for method, operation in methods.items():
             body = operation.get("requestBody", {}).get("content", {})
-            item_schema = body.get("application/json", {}).get("schema", {}).get("items", {})
+            body_schema = body.get("application/json", {}).get("schema", {})
+            batch = "items" in body_schema
+            item_schema = _resolve(schema, body_schema.get("items", body_schema))
             required = set(item_schema.get("required", []))
             fields = [
                 {
@@ -242,10 +244,22 @@ def api_docs(request: HttpRequest) -> HttpResponse:
                     "summary": operation.get("summary", ""),
                     "description": operation.get("description", ""),
                     "fields": fields,
+                    "batch": batch,
+                    "example": operation.get("x-example", "").replace(
+                        "{base}", f"{request.scheme}://{request.get_host()}"
+                    ),
                     "responses": sorted(operation.get("responses", {}).items()),
                 }
             )
     return render(request, "usage/api_docs.html", {"schema": schema, "operations": operations})
+
+
+def _resolve(schema: dict, spec: dict) -> dict:
+    """Follow a "$ref" into the schema's components (ninja refers to named body schemas)."""
+    ref = spec.get("$ref", "")
+    if ref.startswith("#/components/schemas/"):
+        return schema.get("components", {}).get("schemas", {}).get(ref.rsplit("/", 1)[1], {})
+    return spec
 
 
 def _type_label(spec: dict) -> str:

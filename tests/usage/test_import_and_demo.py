@@ -2,6 +2,7 @@
 
 import json
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 from io import StringIO
 
 import pytest
@@ -43,7 +44,7 @@ def test_import_csv(org, member, tmp_path):
 
 def test_catalog_prices_are_decimals_and_costs_integers():
     price = price_for("anthropic", "claude-sonnet-4-5")
-    assert str(price.input) == "3.0"
+    assert isinstance(price.input, Decimal) and price.input == Decimal("3")
     cost = price.cost_microdollars(input_tokens=1, output_tokens=1, cache_read=1, cache_write=1)
     assert cost == 22 and isinstance(cost, int)  # 3 + 15 + 0.3 + 3.75 = 22.05
     assert price_for("anthropic", "no-such-model") is None
