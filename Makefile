@@ -47,6 +47,7 @@ check-deploy:
 	  SITE_URL=https://kilo.example.com DATABASE_URL=postgres://postgres@127.0.0.1:5432/kilo \
 	  REDIS_URL=redis://127.0.0.1:6379/0 EMAIL_HOST=smtp.example.com \
 	  STRIPE_SECRET_KEY=sk_live_x STRIPE_PUBLISHABLE_KEY=pk_live_x STRIPE_WEBHOOK_SECRET=whsec_x \
+	  SSO_ENCRYPTION_KEYS=$$($(PY) -c 'from cryptography.fernet import Fernet; print(Fernet.generate_key().decode())') \
 	  $(PY) manage.py check --deploy --fail-level WARNING
 
 # Billing benchmarks (PDF p95, monthly statement run for 1,000 orgs, webhook p99): see BENCHMARKS.md.

@@ -80,7 +80,6 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "allauth.account.middleware.AccountMiddleware",
-    "sso.middleware.SSOEnforcementMiddleware",
     "kilo_dashboard.session_activity.SessionActivityMiddleware",
 ]
 

@@ -1,19 +1,14 @@
-"""Thin receivers: after an SSO login, provision (sso.services); after any login, note when the
-session was opened, so that turning enforcement on can end older password sessions."""
+"""Thin receiver: after an SSO login, provision the member (sso.services)."""
 
 from django.http import HttpRequest
 from django.urls import reverse
-from django.utils import timezone
 
 from . import selectors, services
-
-AUTH_AT_SESSION_KEY = "auth_at"
 
 
 def on_user_logged_in(sender, request: HttpRequest, user, response=None, **kwargs) -> None:  # noqa: ANN001
     from .adapters import WAITING_SESSION_KEY
 
-    request.session[AUTH_AT_SESSION_KEY] = timezone.now().timestamp()
     connection_hex = request.session.pop("sso_connection", None)
     groups = request.session.pop("sso_groups", [])
     if not kwargs.get("sociallogin") or not connection_hex:
@@ -21,7 +16,6 @@ def on_user_logged_in(sender, request: HttpRequest, user, response=None, **kwarg
     connection = selectors.connection_by_provider_id(f"kilo-{connection_hex}")
     if connection is None:
         return
-    request.session["sso_login"] = True
     outcome = services.login_provision(connection=connection, user=user, groups=list(groups))
     if outcome.waiting:
         request.session[WAITING_SESSION_KEY] = connection.organization.slug

@@ -1,7 +1,5 @@
 """Reads for the SSO tab, the login routing and the enforcement checks."""
 
-from django.core.cache import cache
-from django.db import transaction
 from django.db.models import QuerySet
 
 from organizations.models import Organization
@@ -71,34 +69,3 @@ def enforcing_organization_for_email(email: str) -> Organization | None:
 
 def waiting_for_seat(organization: Organization) -> int:
     return organization.sso_seat_requests.filter(fulfilled_at=None).count()
-
-
-ENFORCEMENT_CACHE_SECONDS = 300
-
-
-def _enforcement_key(domain: str) -> str:
-    return f"sso:enforcement:{domain}"
-
-
-def enforced_at_for_domain(domain: str) -> float | None:
-    """When SSO enforcement began for this email domain (a Unix time), or None.
-
-    Read on every signed-in request (sso.middleware), so cached; the services that verify or
-    remove a domain or change enforcement forget the entry (`forget_enforcement`)."""
-    key = _enforcement_key(domain)
-    cached = cache.get(key)
-    if cached is None:
-        organization = organization_for_email(f"x@{domain}")
-        sso_settings = settings_of(organization) if organization else None
-        enforced = sso_settings is not None and sso_settings.enforced and sso_settings.enforced_at
-        cached = sso_settings.enforced_at.timestamp() if enforced else 0.0
-        cache.set(key, cached, ENFORCEMENT_CACHE_SECONDS)
-    return cached or None
-
-
-def forget_enforcement(domains: set[str]) -> None:
-    """Called inside the changing transaction: forget now, and again after commit (a request
-    between the two may have cached the old state)."""
-    keys = [_enforcement_key(domain) for domain in domains]
-    cache.delete_many(keys)
-    transaction.on_commit(lambda: cache.delete_many(keys))

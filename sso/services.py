@@ -23,13 +23,7 @@ from organizations.permissions import Capability, role_can
 
 from . import crypto, dns
 from .models import Connection, Domain, DomainStatus, SeatRequest, Settings
-from .selectors import (
-    connections_of,
-    email_domain,
-    forget_enforcement,
-    settings_of,
-    verified_domain_names,
-)
+from .selectors import connections_of, email_domain, settings_of, verified_domain_names
 
 DOMAIN_PROOF_DAYS = 7
 DOMAIN_RE = re.compile(r"^(?=.{4,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")
@@ -250,7 +244,6 @@ def domain_check(domain_id: int) -> str:
                 locked.status = DomainStatus.EXPIRED
             locked.save(update_fields=["checked_at", "status", "verified_at"])
             if locked.status != DomainStatus.PENDING:
-                forget_enforcement({locked.name})
                 audit_record(
                     actor=Actor.system(),
                     action=f"sso.domain_{locked.status}",
@@ -283,7 +276,6 @@ def domain_remove(*, actor: Actor, organization: Organization, domain: Domain) -
             raise SSOError("Turn enforcement off before removing the last verified domain.")
         before = {"name": domain.name, "status": domain.status}
         domain.delete()
-        forget_enforcement({before["name"]})
         audit_record(
             actor=actor,
             action="sso.domain_removed",
@@ -309,22 +301,43 @@ def enforcement_set(
             organization=organization
         )
         before = {"enforced": sso_settings.enforced, "admin_group": sso_settings.admin_group}
-        if enforced and not sso_settings.enforced:
-            # Sessions opened before this moment by password are ended (sso.middleware).
+        newly_enforced = enforced and not sso_settings.enforced
+        if newly_enforced:
             sso_settings.enforced_at = timezone.now()
         sso_settings.enforced = enforced
         sso_settings.admin_group = admin_group.strip()[:255]
         sso_settings.save()
-        forget_enforcement(verified_domain_names(organization))
+        ended = _end_password_sessions(organization, keep=actor) if newly_enforced else 0
         audit_record(
             actor=actor,
             action="sso.enforcement_changed",
             organization=organization,
             target_label="SSO settings",
             before=before,
-            after={"enforced": enforced, "admin_group": sso_settings.admin_group},
+            after={
+                "enforced": enforced,
+                "admin_group": sso_settings.admin_group,
+                **({"sessions_ended": ended} if ended else {}),
+            },
         )
     return sso_settings
+
+
+def _end_password_sessions(organization: Organization, *, keep: Actor) -> int:
+    """End the sessions of everyone SSO now binds (verified domains, owners excepted): they sign
+    in again through the IdP. allauth.usersessions knows every session of a user, so this is
+    done once here instead of being checked on every request."""
+    from allauth.usersessions.models import UserSession
+
+    domains = verified_domain_names(organization)
+    owners = Membership.objects.filter(organization=organization, role=Role.OWNER)
+    sessions = UserSession.objects.exclude(user_id__in=owners.values("user_id"))
+    ended = 0
+    for session in sessions.select_related("user").iterator():
+        if email_domain(session.user.email) in domains and session.user != keep.user:
+            session.end()
+            ended += 1
+    return ended
 
 
 @dataclass(frozen=True)

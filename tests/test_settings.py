@@ -19,6 +19,7 @@ PRODUCTION_ENV = {
     "STRIPE_SECRET_KEY": "sk_live_production_test",
     "STRIPE_PUBLISHABLE_KEY": "pk_live_production_test",
     "STRIPE_WEBHOOK_SECRET": "whsec_production_test",
+    "SSO_ENCRYPTION_KEYS": "mK2jB3b0bA4c8nWq9y1ZxQ0aYc5e7g9iK1m3o5q7s9U=",
 }
 
 

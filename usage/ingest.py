@@ -263,6 +263,8 @@ def _models(events: list) -> set[tuple[str, str]]:
         and e.get("cost_microdollars") is None
         and isinstance(e.get("provider"), str)
         and isinstance(e.get("model"), str)
+        # A name PostgreSQL cannot hold would fail the whole price query; its event is rejected.
+        and not UNSTORABLE.search(e["provider"] + e["model"])
     }
 
 

@@ -2,7 +2,7 @@
 
 import pytest
 
-from billing.ledger import ledger_append
+from billing.balance import ledger_post
 from organizations.models import Plan
 from tests.conftest import actor
 from usage.services import ingest_key_create
@@ -20,7 +20,7 @@ def credit(org):
     from django.db import transaction
 
     with transaction.atomic():
-        ledger_append(
+        ledger_post(
             organization=org,
             kind="promotional",
             amount_microdollars=50_000_000,

@@ -6,7 +6,7 @@ import pytest
 from django.db import transaction
 from django.test import Client
 
-from billing.ledger import ledger_append
+from billing.balance import ledger_post
 from organizations import services as org_services
 from organizations.models import Membership, Role
 from providers import services
@@ -120,12 +120,12 @@ def test_exhausted_credits_answer_402(enterprise, api_key, personas):
 def test_credit_running_out_and_coming_back_is_seen_at_once(gateway, org):
     assert authorize(gateway, "member@acme.test", SONNET).status_code == 200
     with transaction.atomic():
-        ledger_append(
+        ledger_post(
             organization=org, kind="usage", amount_microdollars=-50_000_000, idempotency_key="u1"
         )
     assert authorize(gateway, "member@acme.test", SONNET).status_code == 402
     with transaction.atomic():
-        ledger_append(
+        ledger_post(
             organization=org, kind="promotional", amount_microdollars=1, idempotency_key="p2"
         )
     assert authorize(gateway, "member@acme.test", SONNET).status_code == 200

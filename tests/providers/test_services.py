@@ -8,7 +8,7 @@ import pytest
 from django.db import transaction
 from django.utils import timezone
 
-from billing.ledger import ledger_append
+from billing.balance import ledger_post
 from providers import services
 from providers.catalog_source import BUNDLED_CATALOG
 from providers.catalog_sync import catalog_sync
@@ -70,7 +70,7 @@ def test_the_ledger_records_credit_only_when_the_balance_crosses_zero(org):
     def append(amount: int, key: str) -> None:
         with transaction.atomic():
             kind = "promotional" if amount > 0 else "usage"
-            ledger_append(
+            ledger_post(
                 organization=org, kind=kind, amount_microdollars=amount, idempotency_key=key
             )
 

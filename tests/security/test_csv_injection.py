@@ -87,4 +87,4 @@ def test_billing_history_csv_defuses_descriptions_and_keeps_negative_amounts(org
             description="=1+1",
         )
     rows = _read(client_for(owner).get(reverse("billing_history_csv", args=[org.slug])))
-    assert [row[1:4] for row in rows[1:]] == [["adjustment", "'=1+1", "-12.5"]]
+    assert [row[1:4] for row in rows[1:]] == [["adjustment", "'=1+1", "-12.50"]]
