@@ -154,6 +154,10 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": crontab(minute="*/15"),
     },
     "usage-rollup": {"task": "usage.tasks.rollup_usage", "schedule": 30.0},
+    "audit-retention": {
+        "task": "audit.tasks.audit_retention",
+        "schedule": crontab(hour=4, minute=23),
+    },
     "usage-partitions": {
         "task": "usage.tasks.maintain_partitions",
         "schedule": crontab(hour=2, minute=41),
