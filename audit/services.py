@@ -228,7 +228,11 @@ def export_record(
     target_label: str = "",
     filters: dict | None = None,
 ) -> AuditEvent:
-    """An export or download (no state change of its own, but audited), in its own transaction."""
+    """An export or download (no state change of its own, but audited), in its own transaction.
+
+    `filters` is the query string as given: kept short (it is user input) but unchanged."""
+    if filters:
+        filters = {str(k)[:40]: str(v)[:200] for k, v in list(filters.items())[:20]}
     with transaction.atomic():
         return audit_record(
             actor=actor,

@@ -16,7 +16,7 @@ from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from audit.services import Actor
+from audit.services import Actor, export_record
 from kilo_dashboard.templatetags.money import cents, microdollars
 from organizations.access import OrgAccess, org_view
 from organizations.permissions import Capability
@@ -162,6 +162,12 @@ class _Echo:
 @org_view(Capability.VIEW_BILLING)
 def billing_history_csv(request: HttpRequest, access: OrgAccess) -> StreamingHttpResponse:
     _, history = _history_filters(request, access)
+    export_record(
+        actor=Actor.from_request(request),
+        action="export.billing_history_csv",
+        organization=access.organization,
+        filters=request.GET.dict(),
+    )
     writer = csv.writer(_Echo())
     response = StreamingHttpResponse(
         (writer.writerow(row) for row in _csv_rows(access, history["entries"], history["changes"])),
@@ -427,6 +433,13 @@ def billing_document_download(
     document = selectors.document_for(access.organization, document_id)
     if document is None or not document.file:
         raise Http404("No such document.")
+    export_record(
+        actor=Actor.from_request(request),
+        action="document.downloaded",
+        organization=access.organization,
+        target=document,
+        target_label=f"{document.get_kind_display()} {document.number}",
+    )
     response = FileResponse(
         document.file.open("rb"),
         as_attachment=True,

@@ -11,6 +11,9 @@ from enum import StrEnum
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from audit.context import acting_as
+from audit.models import ActorType
+
 from . import stripe_gateway as gateway
 from . import sync
 from .models import StripeEvent, StripeEventStatus
@@ -93,7 +96,9 @@ def event_process(event_pk: int) -> str:
         event.save(update_fields=["attempts"])
     handler = HANDLERS[event.type]
     try:
-        handler(event.object_id)
+        # What the handlers record with Actor.system() is shown as done by Stripe, this event.
+        with acting_as(ActorType.STRIPE, f"Stripe event {event.stripe_id} ({event.type})"):
+            handler(event.object_id)
     except gateway.GatewayError as error:
         if error.transient:
             _record_failure(event_pk, error)

@@ -6,7 +6,7 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
-from audit.services import Actor
+from audit.services import Actor, export_record
 from organizations.access import OrgAccess, org_view
 from organizations.permissions import Capability
 from subscriptions.selectors import current_period_dates
@@ -68,6 +68,12 @@ def usage_tab(request: HttpRequest, access: OrgAccess) -> HttpResponse:
 @org_view()
 def usage_export(request: HttpRequest, access: OrgAccess) -> StreamingHttpResponse:
     filters, _ = _filters(request, access)
+    export_record(
+        actor=Actor.from_request(request),
+        action="export.usage_csv",
+        organization=access.organization,
+        filters=request.GET.dict(),
+    )
     response = StreamingHttpResponse(
         csv_rows(access.organization, filters), content_type="text/csv; charset=utf-8"
     )

@@ -41,11 +41,14 @@ ACCESS: dict[str, dict] = {
     "billing_auto_top_up": {"method": "POST", **OWNER_ONLY_POST},
 }
 
-# The audit action a successful owner POST records (proves the call did its work).
+# The audit action an allowed call records (proves the call did its work): a POST's change,
+# or the export/download itself.
 RECORDS = {
     "billing_promotion_redeem": "billing.promotion_redeemed",
     "billing_alert_update": "billing.low_balance_alert_updated",
     "billing_auto_top_up": "billing.auto_top_up_updated",
+    "billing_history_csv": "export.billing_history_csv",
+    "billing_document_download": "document.downloaded",
 }
 
 
