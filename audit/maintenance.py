@@ -150,7 +150,3 @@ def _verify_trail(organization: Any, trail: AuditTrail) -> ChainReport:
             f"Events after the chain's head (#{trail.last_sequence}) were inserted outside it.",
         )
     return report
-
-
-def latest_check(organization: Any) -> ChainCheck | None:
-    return ChainCheck.objects.filter(organization=organization).order_by("-checked_at").first()

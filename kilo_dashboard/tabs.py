@@ -22,4 +22,5 @@ TABS: tuple[Tab, ...] = (
     Tab("usage", "Usage", "usage_tab"),
     Tab("billing", "Billing", "billing_tab", capability="view_billing"),
     Tab("subscriptions", "Subscriptions", "subscriptions_tab"),
+    Tab("audit", "Audit logs", "audit_tab", enterprise_only=True, capability="view_audit_log"),
 )

@@ -1,6 +1,7 @@
 from django.contrib import admin
 from django.urls import include, path
 
+from audit import urls as audit_urls
 from billing import urls as billing_urls
 from organizations.urls import global_urls, org_scoped
 from subscriptions import urls as subscriptions_urls
@@ -20,5 +21,6 @@ urlpatterns = [
     path("orgs/<slug:org_slug>/", include(billing_urls.org_scoped)),
     path("orgs/<slug:org_slug>/usage/", include(usage_urls.org_scoped)),
     path("orgs/<slug:org_slug>/subscriptions/", include(subscriptions_urls.org_scoped)),
+    path("orgs/<slug:org_slug>/audit/", include(audit_urls.org_scoped)),
     path("api/v1/", include(usage_urls.api_urls)),
 ]

@@ -17,6 +17,7 @@ class Capability(StrEnum):
     ADD_SEATS = "add_seats"
     MANAGE_PLAN = "manage_plan"
     MANAGE_INGEST_KEYS = "manage_ingest_keys"  # usage API keys
+    VIEW_AUDIT_LOG = "view_audit_log"  # the Audit logs tab and its exports
 
 
 _ADMIN = {
@@ -27,6 +28,7 @@ _ADMIN = {
     Capability.VIEW_BILLING,
     Capability.ADD_SEATS,
     Capability.MANAGE_INGEST_KEYS,
+    Capability.VIEW_AUDIT_LOG,
 }
 ROLE_CAPABILITIES: dict[str, frozenset[Capability]] = {
     Role.OWNER: frozenset(Capability),

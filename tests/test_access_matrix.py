@@ -25,6 +25,7 @@ from audit.models import AuditEvent
 from organizations import services
 from organizations.models import Membership, Role
 from organizations.permissions import Capability
+from tests.audit import access_table as audit_access
 from tests.billing import access_table as billing_access
 from tests.conftest import actor, client_for, make_user
 from tests.subscriptions import access_table as subscriptions_access
@@ -158,6 +159,8 @@ PATH_PARAMS.update(usage_access.PATH_PARAMS)
 # The Subscriptions tab's rows live in tests/subscriptions/access_table.py.
 ACCESS.update(subscriptions_access.matrix_specs(Spec, Row))
 PATH_PARAMS.update(subscriptions_access.PATH_PARAMS)
+# The Audit logs tab: tests/audit/access_table.py.
+ACCESS.update(audit_access.matrix_specs(Spec, Row))
 
 
 def _cases() -> list:
