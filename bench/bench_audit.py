@@ -22,6 +22,7 @@ import re
 import os
 import statistics
 import time
+from contextlib import contextmanager
 from datetime import timedelta
 from html import unescape as html_unescape
 from urllib.parse import urlencode
@@ -84,6 +85,32 @@ def rss_mb() -> float:
     return 0.0
 
 
+@contextmanager
+def secondary_indexes_dropped(cursor):  # noqa: ANN001, ANN201
+    """Bulk loading is several times faster without the indexes; they are rebuilt after."""
+    cursor.execute(
+        "SELECT conname, pg_get_constraintdef(oid) FROM pg_constraint "
+        "WHERE conrelid = 'audit_auditevent'::regclass AND contype = 'u'"
+    )
+    constraints = cursor.fetchall()
+    cursor.execute(
+        "SELECT indexname, indexdef FROM pg_indexes WHERE tablename = 'audit_auditevent' "
+        "AND indexname NOT IN (SELECT conname FROM pg_constraint "
+        "WHERE conrelid = 'audit_auditevent'::regclass)"
+    )
+    indexes = cursor.fetchall()
+    for name, _ in constraints:
+        cursor.execute(f'ALTER TABLE audit_auditevent DROP CONSTRAINT "{name}"')
+    for name, _ in indexes:
+        cursor.execute(f'DROP INDEX "{name}"')
+    yield
+    print("  rebuilding indexes", flush=True)
+    for name, definition in constraints:
+        cursor.execute(f'ALTER TABLE audit_auditevent ADD CONSTRAINT "{name}" {definition}')
+    for _, definition in indexes:
+        cursor.execute(definition)
+
+
 def ensure_events() -> tuple:
     org, users, _ = bench_org(SLUG)
     org.plan = Plan.ENTERPRISE
@@ -95,7 +122,7 @@ def ensure_events() -> tuple:
             raise SystemExit(f"{SLUG} has {have:,} events, fewer than asked: drop the database.")
         began = time.perf_counter()
         start = timezone.now() - timedelta(days=365)
-        with connection.cursor() as cursor:
+        with connection.cursor() as cursor, secondary_indexes_dropped(cursor):
             for first in range(1, EVENTS + 1, CHUNK):
                 last = min(first + CHUNK - 1, EVENTS)
                 cursor.execute(
@@ -114,6 +141,7 @@ def ensure_events() -> tuple:
                     },
                 )
                 print(f"  generated {last:,}/{EVENTS:,}", flush=True)
+        with connection.cursor() as cursor:
             cursor.execute(COUNTS, {"org": org.pk})
             cursor.execute("ANALYZE audit_auditevent")
             cursor.execute("ANALYZE audit_auditcount")
