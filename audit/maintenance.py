@@ -1,7 +1,8 @@
 """Retention pruning and chain verification (the daily task and `manage.py verify_audit_chain`)."""
 
+import zoneinfo
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 from django.db import connection, transaction
@@ -14,11 +15,17 @@ from .services import (
     Actor,
     _lock_trail,
     audit_record,
-    bucket_of,
     retention_cutoff,
 )
 
 PRUNE_BATCH = 10_000
+RECOUNT = """
+INSERT INTO audit_auditcount (organization_id, day, action, count)
+SELECT organization_id, (created_at AT TIME ZONE %s)::date, action, count(*)
+FROM audit_auditevent
+WHERE organization_id = %s AND created_at >= %s AND created_at < %s
+GROUP BY 1, 2, 3
+"""
 
 
 def effective_retention_years(organization: Any, trail: AuditTrail) -> int:
@@ -76,9 +83,9 @@ def prune(
             deleted += count
     if deleted:
         with transaction.atomic():
-            AuditCount.objects.filter(
-                organization=organization, bucket__lt=bucket_of(cutoff)
-            ).delete()
+            # Days before the cutoff's go; the cutoff's own day is recounted from what is kept.
+            cutoff_day = timezone.localdate(cutoff, _tz(organization))
+            AuditCount.objects.filter(organization=organization, day__lt=cutoff_day).delete()
             audit_record(
                 actor=Actor.system(),
                 action="audit.events_pruned",
@@ -90,8 +97,43 @@ def prune(
                     "retention_years": years,
                 },
             )
+        counts_rebuild(organization, day=cutoff_day)
     anchor = AuditTrail.objects.filter(pk=organization.pk).values_list("anchor_sequence", flat=True)
     return PruneResult(deleted, cutoff, anchor.first() or 0)
+
+
+def counts_rebuild(organization: Any, *, day: date | None = None) -> None:
+    """Recount one local day (or, when `day` is None or the zone changed, every day) from the
+    events, in the organization's current time zone. Holds the chain lock meanwhile."""
+    time_zone = organization.time_zone or "UTC"
+    tz = zoneinfo.ZoneInfo(time_zone)
+    with transaction.atomic():
+        trail = _lock_trail(organization.pk)
+        counts = AuditCount.objects.filter(organization_id=organization.pk)
+        # Far past and far future stand for "every day".
+        since, until = datetime(1970, 1, 1, tzinfo=UTC), datetime(9999, 1, 1, tzinfo=UTC)
+        if day is not None and trail.count_time_zone == time_zone:
+            counts = counts.filter(day=day)
+            since = datetime.combine(day, time.min, tz)
+            until = datetime.combine(day + timedelta(days=1), time.min, tz)
+        counts.delete()
+        with connection.cursor() as cursor:
+            cursor.execute(RECOUNT, [time_zone, organization.pk, since, until])
+        AuditTrail.objects.filter(pk=trail.pk).update(count_time_zone=time_zone)
+
+
+def _tz(organization: Any) -> zoneinfo.ZoneInfo:
+    return zoneinfo.ZoneInfo(organization.time_zone or "UTC")
+
+
+def counts_follow_time_zone(organization: Any) -> bool:
+    """Rebuild the day counts when the organization changed its time zone; True if rebuilt."""
+    zone = AuditTrail.objects.filter(pk=organization.pk).values_list("count_time_zone", flat=True)
+    current = zone.first()
+    if current is None or current == (organization.time_zone or "UTC"):
+        return False
+    counts_rebuild(organization)
+    return True
 
 
 def _allow_pruning() -> None:

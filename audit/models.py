@@ -2,7 +2,7 @@
 
 Each organization's events form a hash chain (`sequence`, `prev_hash`, `hash`); its head lives in
 `AuditTrail`, whose row is locked by every writer so that two concurrent transactions cannot both
-append event n+1. `AuditCount` keeps per-15-minute totals (by action) written under the same lock,
+append event n+1. `AuditCount` keeps totals per local day and action, written under the same lock,
 so that the tab's "totals by day/week" never count millions of raw rows in a request.
 """
 
@@ -95,6 +95,8 @@ class AuditTrail(models.Model):
     anchor_sequence = models.BigIntegerField(default=0)
     anchor_hash = models.CharField(max_length=64, default=GENESIS_HASH)
     retention_years = models.PositiveSmallIntegerField(default=1)
+    # The time zone of AuditCount's days ("" until the first event).
+    count_time_zone = models.CharField(max_length=64, blank=True)
 
     def __str__(self) -> str:
         return f"Audit trail of organization {self.organization_id} (#{self.last_sequence})"
@@ -105,25 +107,27 @@ class AuditTrail(models.Model):
 
 
 class AuditCount(models.Model):
-    """Events per organization, 15-minute bucket (UTC) and action. Every time zone's offset is a
-    multiple of 15 minutes, so local days and weeks are exact sums of buckets."""
+    """Events per organization, local day and action, written under the chain lock by
+    audit_record. Days are in the organization's time zone as recorded in
+    AuditTrail.count_time_zone; after the organization changes its zone, the tab counts from the
+    events until the daily task has rebuilt these rows in the new zone."""
 
     organization = models.ForeignKey(
         "organizations.Organization", on_delete=models.CASCADE, related_name="+"
     )
-    bucket = models.DateTimeField()
+    day = models.DateField()
     action = models.CharField(max_length=64)
     count = models.PositiveIntegerField(default=0)
 
     class Meta:
         constraints = [
             models.UniqueConstraint(
-                fields=["organization", "bucket", "action"], name="audit_count_unique"
+                fields=["organization", "day", "action"], name="audit_count_unique"
             )
         ]
 
     def __str__(self) -> str:
-        return f"{self.bucket:%Y-%m-%d %H:%M} {self.action}: {self.count}"
+        return f"{self.day} {self.action}: {self.count}"
 
 
 class ChainCheck(models.Model):

@@ -1,7 +1,7 @@
 """Reads for the Audit logs tab and its exports. Every query is scoped to one organization.
 
 The list is keyset-paginated on (created_at, id), newest first, never OFFSET: page 1,000 costs
-what page 1 costs. Totals come from the 15-minute counts (AuditCount) unless the view is narrowed
+what page 1 costs. Totals come from the per-day counts (AuditCount) unless the view is narrowed
 by member or free text, which the counts do not carry; such views are small by construction
 (one member's or one word's events), so they are counted from the events themselves.
 """
@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
 
-from django.db.models import Count, Q, QuerySet, Sum
+from django.db.models import Count, Q, QuerySet
 from django.db.models.functions import TruncDate
 
 from .actions import CATALOGUE, CATEGORY_LABELS, Category, actions_in, label_of
@@ -194,21 +194,27 @@ def export_events(
 
 
 def totals(organization: Any, filters: AuditFilters, *, member_user_id: int | None) -> Totals:
-    tz = filters.tz
-    if filters.member or filters.query:
+    counted_zone = (
+        AuditTrail.objects.filter(pk=organization.pk)
+        .values_list("count_time_zone", flat=True)
+        .first()
+    )
+    if filters.member or filters.query or counted_zone != filters.time_zone:
+        # Narrow views, or the days counted in a zone the organization has since left.
         source = filtered_events(organization, filters, member_user_id=member_user_id)
-        by_day = source.annotate(day=TruncDate("created_at", tzinfo=tz)).values("day", "action")
-        rows = by_day.annotate(n=Count("id")).values_list("day", "action", "n")
+        by_day = source.annotate(day=TruncDate("created_at", tzinfo=filters.tz))
+        rows = (
+            by_day.values("day", "action").annotate(n=Count("id")).values_list("day", "action", "n")
+        )
     else:
         counts = AuditCount.objects.filter(
-            organization=organization, bucket__gte=filters.since, bucket__lt=filters.until
+            organization=organization, day__gte=filters.start, day__lte=filters.end
         )
         if filters.action:
             counts = counts.filter(action=filters.action)
         elif filters.category:
             counts = counts.filter(action__in=actions_in(filters.category))
-        by_day = counts.annotate(day=TruncDate("bucket", tzinfo=tz)).values("day", "action")
-        rows = by_day.annotate(n=Sum("count")).values_list("day", "action", "n")
+        rows = counts.values_list("day", "action", "count")
     per_day: dict[date, int] = {}
     per_category: dict[str, int] = {}
     for day, action, n in rows:

@@ -6,6 +6,7 @@ hash chain while holding that chain's head row locked (audit/chain.py).
 """
 
 import uuid
+import zoneinfo
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -21,7 +22,6 @@ from .models import ActorType, AuditEvent, AuditTrail
 
 MAX_RETENTION_YEARS = 7
 DEFAULT_RETENTION_YEARS = 1
-BUCKET_MINUTES = 15
 
 
 @dataclass(frozen=True)
@@ -132,7 +132,7 @@ def audit_record(
     AuditTrail.objects.filter(pk=trail.pk).update(
         last_sequence=event.sequence, last_hash=event.hash
     )
-    _count(organization.pk, event.created_at, action)
+    _count(trail, organization, event.created_at, action)
     return event
 
 
@@ -170,20 +170,21 @@ def _lock_trail(organization_id: int) -> AuditTrail:
     return trail
 
 
-def bucket_of(moment: datetime) -> datetime:
-    return moment.replace(
-        minute=moment.minute - moment.minute % BUCKET_MINUTES, second=0, microsecond=0
-    )
-
-
-def _count(organization_id: int, moment: datetime, action: str) -> None:
-    # Safe without a race: the caller holds the organization's trail lock.
+def _count(trail: AuditTrail, organization: Any, moment: datetime, action: str) -> None:
+    """One more event on its local day. Safe without a race: the caller holds the trail lock."""
+    time_zone = trail.count_time_zone
+    if not time_zone:
+        time_zone = getattr(organization, "time_zone", "") or "UTC"
+        AuditTrail.objects.filter(pk=trail.pk).update(count_time_zone=time_zone)
+    # After a change of the organization's zone, days stay in the counts' zone until the daily
+    # task rebuilds them (the tab counts from the events meanwhile).
+    day = moment.astimezone(zoneinfo.ZoneInfo(time_zone)).date()
     with connection.cursor() as cursor:
         cursor.execute(
-            "INSERT INTO audit_auditcount (organization_id, bucket, action, count) "
-            "VALUES (%s, %s, %s, 1) ON CONFLICT (organization_id, bucket, action) "
+            "INSERT INTO audit_auditcount (organization_id, day, action, count) "
+            "VALUES (%s, %s, %s, 1) ON CONFLICT (organization_id, day, action) "
             "DO UPDATE SET count = audit_auditcount.count + 1",
-            [organization_id, bucket_of(moment), action],
+            [trail.pk, day, action],
         )
 
 

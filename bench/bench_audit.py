@@ -4,7 +4,7 @@ Run with `make bench-audit` (a separate database, BENCH_AUDIT_DATABASE_URL). Met
 - One Enterprise organization ("audit-big", 100 members) with BENCH_AUDIT_EVENTS (default
   5,000,000) events spread evenly over the last 365 days, generated inside PostgreSQL with
   generate_series (500k per statement): actors cycle through the members, actions through 40
-  catalogue actions, each event with a before/after, IP and user agent. The 15-minute counts are
+  catalogue actions, each event with a before/after, IP and user agent. The per-day counts are
   filled from the events with one INSERT ... SELECT, as audit_record would have. (The synthetic
   events carry placeholder hashes: the chain is benchmarked by tests, not here.)
 - The tab is timed in-process through Django's test client (server time: routing, access gate,
@@ -66,8 +66,8 @@ FROM generate_series(%(first)s::bigint, %(last)s::bigint) AS g
 """
 
 COUNTS = """
-INSERT INTO audit_auditcount (organization_id, bucket, action, count)
-SELECT organization_id, date_bin('15 minutes', created_at, '2000-01-01'), action, count(*)
+INSERT INTO audit_auditcount (organization_id, day, action, count)
+SELECT organization_id, (created_at AT TIME ZONE %(tz)s)::date, action, count(*)
 FROM audit_auditevent WHERE organization_id = %(org)s GROUP BY 1, 2, 3
 """
 
@@ -142,11 +142,16 @@ def ensure_events() -> tuple:
                 )
                 print(f"  generated {last:,}/{EVENTS:,}", flush=True)
         with connection.cursor() as cursor:
-            cursor.execute(COUNTS, {"org": org.pk})
+            cursor.execute(COUNTS, {"org": org.pk, "tz": org.time_zone})
             cursor.execute("ANALYZE audit_auditevent")
             cursor.execute("ANALYZE audit_auditcount")
         AuditTrail.objects.update_or_create(
-            organization=org, defaults={"last_sequence": EVENTS, "last_hash": "0" * 64}
+            organization=org,
+            defaults={
+                "last_sequence": EVENTS,
+                "last_hash": "0" * 64,
+                "count_time_zone": org.time_zone,
+            },
         )
         seconds = time.perf_counter() - began
     return org, User.objects.get(pk=users[0]), users, seconds

@@ -1,17 +1,18 @@
 """Existing events join their organization's hash chain (in time order) and the counts."""
 
+import zoneinfo
+
 from django.db import migrations
 
 from audit.chain import event_hash
 from audit.models import GENESIS_HASH
-
-BUCKET_MINUTES = 15
 
 
 def forwards(apps, schema_editor):
     AuditEvent = apps.get_model("audit", "AuditEvent")
     AuditTrail = apps.get_model("audit", "AuditTrail")
     AuditCount = apps.get_model("audit", "AuditCount")
+    Organization = apps.get_model("organizations", "Organization")
     AuditEvent.objects.filter(actor__isnull=False).update(actor_type="user")
     org_ids = (
         AuditEvent.objects.filter(organization__isnull=False, sequence__isnull=True)
@@ -19,6 +20,8 @@ def forwards(apps, schema_editor):
         .distinct()
     )
     for org_id in list(org_ids):
+        time_zone = Organization.objects.get(pk=org_id).time_zone or "UTC"
+        tz = zoneinfo.ZoneInfo(time_zone)
         prev, sequence, counts = GENESIS_HASH, 0, {}
         events = AuditEvent.objects.filter(organization_id=org_id).order_by("created_at", "id")
         for event in events.iterator(chunk_size=2000):
@@ -34,14 +37,16 @@ def forwards(apps, schema_editor):
                 sequence=sequence, prev_hash=prev, hash=digest
             )
             prev = digest
-            moment = event.created_at
-            bucket = moment.replace(
-                minute=moment.minute - moment.minute % BUCKET_MINUTES, second=0, microsecond=0
-            )
-            counts[(bucket, event.action)] = counts.get((bucket, event.action), 0) + 1
-        AuditTrail.objects.create(organization_id=org_id, last_sequence=sequence, last_hash=prev)
+            key = (event.created_at.astimezone(tz).date(), event.action)
+            counts[key] = counts.get(key, 0) + 1
+        AuditTrail.objects.create(
+            organization_id=org_id,
+            last_sequence=sequence,
+            last_hash=prev,
+            count_time_zone=time_zone,
+        )
         AuditCount.objects.bulk_create(
-            AuditCount(organization_id=org_id, bucket=b, action=a, count=c)
+            AuditCount(organization_id=org_id, day=b, action=a, count=c)
             for (b, a), c in counts.items()
         )
 

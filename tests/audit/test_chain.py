@@ -186,7 +186,7 @@ def test_pruning_removes_events_past_retention_and_the_chain_still_verifies(org,
     assert AuditEvent.objects.get(pk=kept[0].pk).prev_hash == trail.anchor_hash
     pruned = AuditEvent.objects.get(action="audit.events_pruned")
     assert pruned.after["events_removed"] == 3 and pruned.sequence == 5
-    assert not AuditCount.objects.filter(organization=org, bucket__year=2024).exists()
+    assert not AuditCount.objects.filter(organization=org, day__year=2024).exists()
     assert verify_organization(org).ok
     assert trail.retained_events == 2
 

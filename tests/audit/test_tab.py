@@ -462,3 +462,31 @@ def test_teams_cannot_choose_a_retention(org, owner):
     )
     assert "Enterprise feature" in response.content.decode()
     assert not AuditEvent.objects.filter(action="audit.retention_changed").exists()
+
+
+@pytest.mark.django_db
+def test_after_a_time_zone_change_totals_stay_right_and_the_daily_task_recounts(enterprise, owner):
+    from audit.maintenance import counts_follow_time_zone
+    from audit.models import AuditCount
+
+    # 23:30 UTC on 2 March: 3 March in Berlin, 2 March in New York (18:30).
+    record_at(
+        utc(2026, 3, 2, 23, 30), actor=who(owner), action="member.removed", organization=enterprise
+    )
+    enterprise.time_zone = "America/New_York"
+    enterprise.save(update_fields=["time_zone"])
+    filters = AuditFilters(
+        start=utc(2026, 3, 2).date(), end=utc(2026, 3, 3).date(), time_zone="America/New_York"
+    )
+
+    before_recount = totals(enterprise, filters, member_user_id=None)
+    assert counts_follow_time_zone(enterprise) is True
+    after_recount = totals(enterprise, filters, member_user_id=None)
+
+    for result in (before_recount, after_recount):
+        assert [(p.start.isoformat(), p.count) for p in result.periods] == [
+            ("2026-03-02", 1),
+            ("2026-03-03", 0),
+        ]
+    assert list(AuditCount.objects.values_list("day", "count")) == [(utc(2026, 3, 2).date(), 1)]
+    assert counts_follow_time_zone(enterprise) is False  # nothing left to do
