@@ -16,6 +16,7 @@ def forwards(apps, schema_editor):
     AuditEvent.objects.filter(actor__isnull=False).update(actor_type="user")
     org_ids = (
         AuditEvent.objects.filter(organization__isnull=False, sequence__isnull=True)
+        .order_by()  # the model's ordering would otherwise join the DISTINCT
         .values_list("organization_id", flat=True)
         .distinct()
     )
