@@ -11,8 +11,7 @@ from collections.abc import Iterable, Iterator
 from typing import Any
 
 from .actions import CATALOGUE, label_of
-from .models import AuditEvent
-from .selectors import actor_text
+from .models import ActorType
 
 COLUMNS = (
     "time",
@@ -40,27 +39,33 @@ def formula_safe(value: str) -> str:
     return "'" + value if value.startswith(FORMULA_STARTS) else value
 
 
-def record(event: AuditEvent, tz: Any) -> dict:
-    who, detail = actor_text(event)
-    action = CATALOGUE.get(event.action)
+def record(row: dict, tz: Any) -> dict:
+    """One exported event (a row of selectors.export_rows)."""
+    action = CATALOGUE.get(row["action"])
+    if row["actor_type"] == ActorType.USER:
+        who = row["actor__name"] or row["actor_email"] or row["actor_label"]
+        detail = row["actor_email"] if row["actor__name"] else ""
+    else:
+        who = ActorType(row["actor_type"]).label if row["actor_type"] in ActorType.values else ""
+        detail = row["actor_label"]
     return {
-        "time": event.created_at.astimezone(tz).isoformat(),
-        "actor_type": event.actor_type,
+        "time": row["created_at"].astimezone(tz).isoformat(),
+        "actor_type": row["actor_type"],
         "actor": who,
         "actor_detail": detail,
-        "action": event.action,
-        "action_label": label_of(event.action),
+        "action": row["action"],
+        "action_label": label_of(row["action"]),
         "category": action.category.value if action else "",
-        "target_type": event.target_type,
-        "target_id": event.target_id,
-        "target_label": event.target_label,
-        "before": event.before,
-        "after": event.after,
-        "ip_address": event.ip_address or "",
-        "user_agent": event.user_agent,
-        "event_id": str(event.public_id),
-        "sequence": event.sequence,
-        "hash": event.hash,
+        "target_type": row["target_type"],
+        "target_id": row["target_id"],
+        "target_label": row["target_label"],
+        "before": row["before"],
+        "after": row["after"],
+        "ip_address": row["ip_address"] or "",
+        "user_agent": row["user_agent"],
+        "event_id": str(row["public_id"]),
+        "sequence": row["sequence"],
+        "hash": row["hash"],
     }
 
 
@@ -72,12 +77,14 @@ class _Echo:
 def _cell(value: Any) -> str:
     if value is None:
         return ""
+    if isinstance(value, int):
+        return str(value)
     if isinstance(value, dict | list):
         value = json.dumps(value, ensure_ascii=False, sort_keys=True)
     return formula_safe(str(value))
 
 
-def csv_lines(events: Iterable[AuditEvent], tz: Any) -> Iterator[str]:
+def csv_lines(events: Iterable[dict], tz: Any) -> Iterator[str]:
     writer = csv.writer(_Echo())
     yield "\ufeff"  # a BOM, so that spreadsheets read the file as UTF-8
     yield writer.writerow(COLUMNS)
@@ -86,6 +93,6 @@ def csv_lines(events: Iterable[AuditEvent], tz: Any) -> Iterator[str]:
         yield writer.writerow([_cell(row[column]) for column in COLUMNS])
 
 
-def jsonl_lines(events: Iterable[AuditEvent], tz: Any) -> Iterator[str]:
+def jsonl_lines(events: Iterable[dict], tz: Any) -> Iterator[str]:
     for event in events:
         yield json.dumps(record(event, tz), ensure_ascii=False) + "\n"

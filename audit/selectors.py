@@ -176,21 +176,42 @@ def event_page(
     return EventPage(rows, next_cursor)
 
 
-def export_events(
+EXPORT_FIELDS = (
+    "id",
+    "public_id",
+    "created_at",
+    "actor_type",
+    "actor_email",
+    "actor_label",
+    "actor__name",
+    "action",
+    "target_type",
+    "target_id",
+    "target_label",
+    "before",
+    "after",
+    "ip_address",
+    "user_agent",
+    "sequence",
+    "hash",
+)
+
+
+def export_rows(
     organization: Any, filters: AuditFilters, *, member_user_id: int | None
-) -> Iterator[AuditEvent]:
-    """Every event of the filtered view, newest first, fetched in keyset batches: memory stays
-    flat however many there are, and no cursor or transaction stays open between batches."""
+) -> Iterator[dict]:
+    """Every event of the filtered view as plain dicts, newest first, fetched in keyset
+    batches: memory stays flat however many there are, and no cursor or transaction stays open
+    between batches. (Dicts, not model instances: building instances costs more than the query.)"""
     events = filtered_events(organization, filters, member_user_id=member_user_id)
-    events = events.select_related("actor")
     cursor = None
     while True:
         page = events if cursor is None else _before(events, cursor)
-        batch = list(page.order_by("-created_at", "-id")[:EXPORT_BATCH])
+        batch = list(page.order_by("-created_at", "-id").values(*EXPORT_FIELDS)[:EXPORT_BATCH])
         yield from batch
         if len(batch) < EXPORT_BATCH:
             return
-        cursor = Cursor(batch[-1].created_at, batch[-1].id)
+        cursor = Cursor(batch[-1]["created_at"], batch[-1]["id"])
 
 
 def totals(organization: Any, filters: AuditFilters, *, member_user_id: int | None) -> Totals:

@@ -106,7 +106,7 @@ def _export(request: HttpRequest, access: OrgAccess, kind: str) -> HttpResponse:
         organization=organization,
         filters=filters.as_params(),
     )
-    events = selectors.export_events(organization, filters, member_user_id=member_user_id)
+    events = selectors.export_rows(organization, filters, member_user_id=member_user_id)
     lines = csv_lines(events, filters.tz) if kind == "csv" else jsonl_lines(events, filters.tz)
     content_type = "text/csv" if kind == "csv" else "application/x-ndjson"
     response = StreamingHttpResponse(lines, content_type=f"{content_type}; charset=utf-8")
