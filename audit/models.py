@@ -72,6 +72,11 @@ class AuditEvent(models.Model):
             models.Index(
                 fields=["organization", "actor", "-created_at", "-id"], name="audit_org_actor_time"
             ),
+            # One member's one action (the tab's narrowest common view): a plain range scan.
+            models.Index(
+                fields=["organization", "actor", "action", "-created_at", "-id"],
+                name="audit_org_actor_action",
+            ),
         ]
 
     def __str__(self) -> str:
