@@ -87,3 +87,12 @@ bench-providers:
 	@scripts/bootstrap-venv.sh test
 	@scripts/test-services.sh
 	@REDIS_URL=$${TEST_REDIS_URL:-redis://127.0.0.1:6379/0} $(PY) bench/bench_providers.py
+
+# Audit logs benchmark (tab p95 at 5M events, default and filtered; 1M-event CSV export memory)
+# on its own database, BENCH_AUDIT_DATABASE_URL (default kilo_audit_bench). Scale knobs:
+# BENCH_AUDIT_EVENTS=5000000 BENCH_AUDIT_EXPORT=1000000. See BENCHMARKS.md.
+.PHONY: bench-audit
+bench-audit:
+	@scripts/bootstrap-venv.sh test
+	@scripts/test-services.sh
+	@$(PY) bench/run_audit.py

@@ -12,7 +12,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from audit.services import Actor
+from audit.services import Actor, export_record
 from kilo_dashboard import money
 from kilo_dashboard.csv_export import csv_lines
 from organizations.access import OrgAccess, org_view
@@ -171,6 +171,12 @@ def billing_history_csv(request: HttpRequest, access: OrgAccess) -> StreamingHtt
             status=400,
             content_type="text/plain; charset=utf-8",
         )
+    export_record(
+        actor=Actor.from_request(request),
+        action="export.billing_history_csv",
+        organization=access.organization,
+        filters=request.GET.dict(),
+    )
     response = StreamingHttpResponse(
         csv_lines(_csv_rows(access, history["entries"], history["changes"])),
         content_type="text/csv; charset=utf-8",
@@ -504,6 +510,13 @@ def billing_document_download(
     document = selectors.document_for(access.organization, document_id)
     if document is None or not document.file:
         raise Http404("No such document.")
+    export_record(
+        actor=Actor.from_request(request),
+        action="document.downloaded",
+        organization=access.organization,
+        target=document,
+        target_label=f"{document.get_kind_display()} {document.number}",
+    )
     response = FileResponse(
         document.file.open("rb"),
         as_attachment=True,

@@ -236,6 +236,10 @@ CELERY_BEAT_SCHEDULE = {
         "task": "billing.tasks.finish_refunds",
         "schedule": crontab(minute="*/5"),
     },
+    "audit-retention": {
+        "task": "audit.tasks.audit_retention",
+        "schedule": crontab(hour=4, minute=41),
+    },
     "usage-partitions": {
         "task": "usage.tasks.maintain_partitions",
         "schedule": crontab(hour=2, minute=41),

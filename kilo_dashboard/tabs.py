@@ -24,4 +24,5 @@ TABS: tuple[Tab, ...] = (
     Tab("subscriptions", "Subscriptions", "subscriptions_tab"),
     Tab("providers", "Providers & models", "providers_tab", enterprise_only=True),
     Tab("sso", "Single Sign-On", "sso_tab", enterprise_only=True, capability="view_sso"),
+    Tab("audit", "Audit logs", "audit_tab", enterprise_only=True, capability="view_audit_log"),
 )

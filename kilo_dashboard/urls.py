@@ -1,6 +1,7 @@
 from django.contrib import admin
 from django.urls import include, path
 
+from audit import urls as audit_urls
 from billing import urls as billing_urls
 from organizations.urls import global_urls, org_scoped
 from providers import urls as providers_urls
@@ -33,5 +34,6 @@ urlpatterns = [
         # The usage selector is handed to the providers app here, where all apps meet.
         include(providers_urls.org_scoped(model_usage=model_usage_last_30_days)),
     ),
+    path("orgs/<slug:org_slug>/audit/", include(audit_urls.org_scoped)),
     path("api/v1/", include(usage_urls.api_urls)),
 ]

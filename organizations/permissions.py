@@ -19,6 +19,7 @@ class Capability(StrEnum):
     MANAGE_INGEST_KEYS = "manage_ingest_keys"  # usage API keys
     VIEW_SSO = "view_sso"  # the SSO tab, read-only
     MANAGE_SSO = "manage_sso"  # SSO connections, domains, enforcement (owners)
+    VIEW_AUDIT_LOG = "view_audit_log"  # the Audit logs tab and its exports
 
 
 _ADMIN = {
@@ -30,6 +31,7 @@ _ADMIN = {
     Capability.ADD_SEATS,
     Capability.MANAGE_INGEST_KEYS,
     Capability.VIEW_SSO,
+    Capability.VIEW_AUDIT_LOG,
 }
 ROLE_CAPABILITIES: dict[str, frozenset[Capability]] = {
     Role.OWNER: frozenset(Capability),

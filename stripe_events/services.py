@@ -10,6 +10,8 @@ from enum import StrEnum
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from audit.context import acting_as
+from audit.models import ActorType
 from billing import stripe_gateway as gateway
 from kilo_dashboard.jobs import enqueue
 
@@ -68,8 +70,10 @@ def event_process(event_pk: int) -> str:
         event.attempts += 1
         event.save(update_fields=["attempts"])
     try:
-        for handler in HANDLERS[event.type]:
-            handler(event.object_id)
+        # What the handlers record with Actor.system() is shown as done by Stripe, this event.
+        with acting_as(ActorType.STRIPE, f"Stripe event {event.stripe_id} ({event.type})"):
+            for handler in HANDLERS[event.type]:
+                handler(event.object_id)
     except gateway.GatewayError as error:
         _record_failure(event_pk, error)
         if error.transient:

@@ -9,7 +9,7 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
-from audit.services import Actor
+from audit.services import Actor, export_record
 from organizations.access import OrgAccess, org_view
 from organizations.permissions import Capability
 from subscriptions.selectors import current_period_dates
@@ -154,6 +154,12 @@ def usage_export(request: HttpRequest, access: OrgAccess) -> StreamingHttpRespon
     filters, _ = _filters(request, access)
     if filters.error:  # never export another range than the one asked for
         return HttpResponse(filters.error, status=400, content_type="text/plain; charset=utf-8")
+    export_record(
+        actor=Actor.from_request(request),
+        action="export.usage_csv",
+        organization=access.organization,
+        filters=request.GET.dict(),
+    )
     rows = (
         csv_rows(access.organization, filters)
         if filters.own_only or per_member_analytics(access)

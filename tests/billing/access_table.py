@@ -47,11 +47,14 @@ CONFIRM_PAGES: dict[str, dict] = {
     "billing_card_remove": OWNER_ONLY_GET,
 }
 
-# The audit action a successful owner POST records (proves the call did its work).
+# The audit action an allowed call records (proves the call did its work): a POST's change,
+# or the export/download itself.
 RECORDS = {
     "billing_promotion_redeem": "billing.promotion_redeemed",
     "billing_alert_update": "billing.low_balance_alert_updated",
     "billing_auto_top_up": "billing.auto_top_up_updated",
+    "billing_history_csv": "export.billing_history_csv",
+    "billing_document_download": "document.downloaded",
 }
 
 

@@ -30,6 +30,7 @@ DATA = {"usage_ingest_key_create": lambda w: {"name": "CI gateway"}}
 RECORDS = {
     "usage_ingest_key_create": "usage.ingest_key.create",
     "usage_ingest_key_revoke": "usage.ingest_key.revoke",
+    "usage_export": "export.usage_csv",
 }
 
 

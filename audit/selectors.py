@@ -1,0 +1,290 @@
+"""Reads for the Audit logs tab and its exports. Every query is scoped to one organization.
+
+The list is keyset-paginated on (created_at, id), newest first, never OFFSET: page 1,000 costs
+what page 1 costs. Totals come from the per-day counts (AuditCount) unless the view is narrowed
+by member or free text, which the counts do not carry; such views are small by construction
+(one member's or one word's events), so they are counted from the events themselves.
+"""
+
+import contextlib
+import ipaddress
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import date, timedelta
+from typing import Any
+
+from django.db.models import Count, Q, QuerySet
+from django.db.models.functions import TruncDate
+
+from .actions import CATALOGUE, CATEGORY_LABELS, Category, actions_in, label_of
+from .filters import AuditFilters, Cursor
+from .models import ActorType, AuditCount, AuditEvent, AuditTrail, ChainCheck
+
+PAGE_SIZE = 50
+EXPORT_BATCH = 2000
+WEEKLY_AFTER_DAYS = 62  # longer ranges are totalled per week
+
+
+@dataclass(frozen=True)
+class DiffRow:
+    field: str
+    before: str
+    after: str
+
+
+@dataclass(frozen=True)
+class EventRow:
+    event: AuditEvent
+    actor: str
+    actor_detail: str
+    action_label: str
+    category_label: str
+    target: str
+    diff: list[DiffRow]
+
+
+@dataclass(frozen=True)
+class EventPage:
+    rows: list[EventRow]
+    next_cursor: Cursor | None
+
+
+@dataclass(frozen=True)
+class Period:
+    start: date
+    label: str
+    count: int
+
+
+@dataclass(frozen=True)
+class Totals:
+    unit: str  # "day" or "week"
+    periods: list[Period]
+    categories: list[tuple[str, str, int]]  # (category value, label, count)
+    total: int
+
+
+def _text(value: Any) -> str:
+    if value is None:
+        return "—"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, dict | list):
+        return json.dumps(value, ensure_ascii=False, sort_keys=True)
+    return str(value)
+
+
+def diff_rows(before: dict | None, after: dict | None) -> list[DiffRow]:
+    """The changed fields (all fields when only one side exists), in a stable order."""
+    before = before if isinstance(before, dict) else ({} if before is None else {"value": before})
+    after = after if isinstance(after, dict) else ({} if after is None else {"value": after})
+    keys = list(dict.fromkeys([*before, *after]))
+    rows = []
+    for key in keys:
+        old, new = before.get(key), after.get(key)
+        if key in before and key in after and old == new:
+            continue
+        rows.append(
+            DiffRow(
+                key.replace("_", " "),
+                _text(old) if key in before else "",
+                _text(new) if key in after else "",
+            )
+        )
+    return rows
+
+
+def actor_text(event: AuditEvent) -> tuple[str, str]:
+    """(who, detail) for display."""
+    if event.actor_type == ActorType.USER:
+        if event.actor_id and event.actor is not None:
+            name = event.actor.name
+            return (name or event.actor_email, event.actor_email if name else "")
+        return (event.actor_email or event.actor_label or "unknown user", "")
+    kind = ActorType(event.actor_type).label if event.actor_type in ActorType.values else "?"
+    return (kind, event.actor_label)
+
+
+def event_row(event: AuditEvent) -> EventRow:
+    action = CATALOGUE.get(event.action)
+    who, detail = actor_text(event)
+    target = event.target_label
+    if event.target_type and event.target_type != "organization":
+        target = f"{event.target_type.replace('_', ' ')}: {target}" if target else event.target_type
+    return EventRow(
+        event=event,
+        actor=who,
+        actor_detail=detail,
+        action_label=label_of(event.action),
+        category_label=action.category.label if action else "",
+        target=target,
+        diff=diff_rows(event.before, event.after),
+    )
+
+
+def filtered_events(
+    organization: Any, filters: AuditFilters, *, member_user_id: int | None
+) -> QuerySet[AuditEvent]:
+    events = AuditEvent.objects.filter(
+        organization=organization, created_at__gte=filters.since, created_at__lt=filters.until
+    )
+    if filters.action:
+        events = events.filter(action=filters.action)
+    elif filters.category:
+        events = events.filter(action__in=actions_in(filters.category))
+    if filters.member:
+        events = events.filter(actor_id=member_user_id)
+    if filters.query:
+        events = events.filter(_text_match(filters.query))
+    return events
+
+
+def _text_match(query: str) -> Q:
+    match = (
+        Q(actor_email__icontains=query)
+        | Q(actor_label__icontains=query)
+        | Q(target_label__icontains=query)
+    )
+    labelled = [a.value for a in CATALOGUE.values() if query.lower() in a.label.lower()]
+    if labelled:
+        match |= Q(action__in=labelled)
+    with contextlib.suppress(ValueError):
+        match |= Q(ip_address=str(ipaddress.ip_address(query)))
+    return match
+
+
+def _before(events: QuerySet[AuditEvent], cursor: Cursor) -> QuerySet[AuditEvent]:
+    # created_at <= t narrows the index range; the OR breaks ties on id.
+    return events.filter(created_at__lte=cursor.created_at).filter(
+        Q(created_at__lt=cursor.created_at) | Q(id__lt=cursor.id)
+    )
+
+
+def event_page(
+    organization: Any, filters: AuditFilters, *, member_user_id: int | None, size: int = PAGE_SIZE
+) -> EventPage:
+    events = filtered_events(organization, filters, member_user_id=member_user_id)
+    if filters.cursor:
+        events = _before(events, filters.cursor)
+    batch = list(events.select_related("actor").order_by("-created_at", "-id")[: size + 1])
+    rows = [event_row(event) for event in batch[:size]]
+    next_cursor = None
+    if len(batch) > size:
+        last = batch[size - 1]
+        next_cursor = Cursor(last.created_at, last.id)
+    return EventPage(rows, next_cursor)
+
+
+EXPORT_FIELDS = (
+    "id",
+    "public_id",
+    "created_at",
+    "actor_type",
+    "actor_email",
+    "actor_label",
+    "actor__name",
+    "action",
+    "target_type",
+    "target_id",
+    "target_label",
+    "before",
+    "after",
+    "ip_address",
+    "user_agent",
+    "sequence",
+    "hash",
+)
+
+
+def export_rows(
+    organization: Any, filters: AuditFilters, *, member_user_id: int | None
+) -> Iterator[dict]:
+    """Every event of the filtered view as plain dicts, newest first, fetched in keyset
+    batches: memory stays flat however many there are, and no cursor or transaction stays open
+    between batches. (Dicts, not model instances: building instances costs more than the query.)"""
+    events = filtered_events(organization, filters, member_user_id=member_user_id)
+    cursor = None
+    while True:
+        page = events if cursor is None else _before(events, cursor)
+        batch = list(page.order_by("-created_at", "-id").values(*EXPORT_FIELDS)[:EXPORT_BATCH])
+        yield from batch
+        if len(batch) < EXPORT_BATCH:
+            return
+        cursor = Cursor(batch[-1]["created_at"], batch[-1]["id"])
+
+
+def totals(organization: Any, filters: AuditFilters, *, member_user_id: int | None) -> Totals:
+    counted_zone = (
+        AuditTrail.objects.filter(pk=organization.pk)
+        .values_list("count_time_zone", flat=True)
+        .first()
+    )
+    if filters.member or filters.query or counted_zone != filters.time_zone:
+        # Narrow views, or the days counted in a zone the organization has since left.
+        source = filtered_events(organization, filters, member_user_id=member_user_id)
+        by_day = source.annotate(day=TruncDate("created_at", tzinfo=filters.tz))
+        rows = (
+            by_day.values("day", "action").annotate(n=Count("id")).values_list("day", "action", "n")
+        )
+    else:
+        counts = AuditCount.objects.filter(
+            organization=organization, day__gte=filters.start, day__lte=filters.end
+        )
+        if filters.action:
+            counts = counts.filter(action=filters.action)
+        elif filters.category:
+            counts = counts.filter(action__in=actions_in(filters.category))
+        rows = counts.values_list("day", "action", "count")
+    per_day: dict[date, int] = {}
+    per_category: dict[str, int] = {}
+    for day, action, n in rows:
+        per_day[day] = per_day.get(day, 0) + n
+        category = CATALOGUE[action].category if action in CATALOGUE else None
+        if category:
+            per_category[category] = per_category.get(category, 0) + n
+    weekly = filters.days > WEEKLY_AFTER_DAYS
+    periods = _periods(filters.start, filters.end, per_day, weekly=weekly)
+    categories = [
+        (c.value, CATEGORY_LABELS[c], per_category[c]) for c in Category if per_category.get(c)
+    ]
+    categories.sort(key=lambda item: -item[2])
+    return Totals("week" if weekly else "day", periods, categories, sum(per_day.values()))
+
+
+def _periods(start: date, end: date, per_day: dict[date, int], *, weekly: bool) -> list[Period]:
+    periods = []
+    if not weekly:
+        day = start
+        while day <= end:
+            periods.append(Period(day, day.isoformat(), per_day.get(day, 0)))
+            day += timedelta(days=1)
+        return periods
+    week = start - timedelta(days=start.weekday())  # ISO weeks, Monday first
+    while week <= end:
+        days = [week + timedelta(days=i) for i in range(7)]
+        count = sum(per_day.get(d, 0) for d in days if start <= d <= end)
+        periods.append(Period(week, f"Week of {week.isoformat()}", count))
+        week += timedelta(days=7)
+    return periods
+
+
+@dataclass(frozen=True)
+class ChainStatus:
+    retained_events: int
+    retention_years: int
+    last_check: ChainCheck | None
+
+
+def chain_status(organization: Any) -> ChainStatus:
+    trail = AuditTrail.objects.filter(pk=organization.pk).first()
+    check = ChainCheck.objects.filter(organization=organization).order_by("-checked_at").first()
+    if trail is None:
+        return ChainStatus(0, 1, check)
+    return ChainStatus(trail.retained_events, trail.retention_years, check)
+
+
+def recorded_events(organization: Any) -> int:
+    """How many events the organization has recorded and still keeps (no count over the rows)."""
+    trail = AuditTrail.objects.filter(pk=organization.pk).first()
+    return trail.retained_events if trail else 0
