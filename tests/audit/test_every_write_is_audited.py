@@ -21,14 +21,17 @@ NOT_AUDITED = {
         "only starts a Stripe SetupIntent (and the customer mirror); the card itself is added, "
         "and audited, by card_add_from_setup_intent"
     ),
-    "billing.services.mirror_card": (
-        "copies Stripe's card onto the local row; card_add_from_setup_intent audits the owner's "
-        "change. Cards changed in Stripe's own dashboard arrive through billing/sync.py, "
-        "which is outside this analysis (see the audit report)"
+    "stripe_events.services.event_receive": (
+        "stores a Stripe event by id (the event store is itself the record of what arrived); "
+        "what its handlers change is audited by them, as done by Stripe"
     ),
-    "billing.services.balance_changed": (
-        "re-arms or sets the low-balance alert's 'already emailed' flag after a ledger entry; "
-        "the ledger entry's own change is the audited event"
+    "stripe_events.services.event_process": (
+        "counts attempts and records the handler's outcome on the stored event; the handlers "
+        "audit their changes"
+    ),
+    "providers.services.gateway_credit_record": (
+        "caches whether the balance is above zero for /api/v1/authorize; the ledger entry that "
+        "moved the balance is the record"
     ),
     "subscriptions.services.organization_plan_sync": (
         "copies the subscription's seats and plan onto the organization inside a change that "

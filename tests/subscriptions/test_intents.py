@@ -304,6 +304,9 @@ def test_drift_repaired_by_the_reconcile_is_listed_in_admin(org, owner, admin, m
     assert (sub.quantity, sub.interval) == (7, "year")
 
     staff = User.objects.create_superuser(email="ops@kilo.test", password="x-Long-pass-1")
+    from allauth.mfa.totp.internal.auth import TOTP, generate_totp_secret
+
+    TOTP.activate(staff, generate_totp_secret())  # the admin opens only to staff using MFA
     client = Client()
     client.force_login(staff)
     page = client.get("/admin/subscriptions/subscriptionchange/?kind__exact=reconciled")

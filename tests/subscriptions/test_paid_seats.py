@@ -75,7 +75,8 @@ def test_three_d_secure_at_the_start_is_offered_and_seats_come_only_once_paid(
     )
     assert "/authenticate/" in response["Location"]
     page = client.get(response["Location"])
-    assertContains(page, "confirmCardPayment")
+    assertContains(page, "/static/js/stripe-confirm-payment.js")  # calls confirmCardPayment
+    assertContains(page, 'data-client-secret="pi_')
     assertContains(page, "The first payment for 8 seats of Kilo Teams")
 
     sub = Subscription.objects.get(organization=org)
