@@ -73,6 +73,20 @@ SHOTS = [
     ("member@acme.test", "/orgs/acme/organization/invitations/new/", "error-403-1366", 1366),
     ("member@acme.test", "/orgs/acme/organization/invitations/new/", "error-403-narrow", 390),
     ("admin@acme.test", "/orgs/acme/organization/invitations/new/", "invite-admin", 1366),
+    # The Enterprise tabs: Globex is on Enterprise, Acme (Teams) sees the upgrade panels.
+    ("owner@globex.test", "/orgs/globex/providers/", "providers-enterprise-1366", 1366),
+    ("owner@globex.test", "/orgs/globex/providers/", "providers-enterprise-narrow", 390),
+    ("owner@acme.test", "/orgs/acme/providers/", "providers-teams", 1366),
+    ("member@acme.test", "/orgs/acme/providers/", "providers-member", 1366),
+    ("owner@globex.test", "/orgs/globex/sso/", "sso-enterprise-1366", 1366),
+    ("owner@globex.test", "/orgs/globex/sso/", "sso-enterprise-narrow", 390),
+    ("owner@acme.test", "/orgs/acme/sso/", "sso-teams", 1366),
+    ("owner@globex.test", "/orgs/globex/audit/", "audit-enterprise-1366", 1366),
+    ("owner@globex.test", "/orgs/globex/audit/", "audit-enterprise-narrow", 390),
+    ("owner@acme.test", "/orgs/acme/audit/", "audit-teams", 1366),
+    ("owner@acme.test", "/account/", "account", 1366),
+    ("owner@acme.test", "/orgs/acme/billing/", "billing-owner-1366", 1366),
+    ("admin@acme.test", "/orgs/acme/organization/", "org-admin-narrow", 390),
 ]
 # Pages Django renders without a request (no URL shows them on a healthy server).
 RENDERED = [("500.html", "error-500", 1366), ("500.html", "error-500-narrow", 390)]
