@@ -55,6 +55,7 @@ check-deploy:
 bench-billing:
 	@scripts/bootstrap-venv.sh test
 	@scripts/test-services.sh
+	@DJANGO_ENV=development DEBUG=false $(PY) manage.py collectstatic --no-input -v0  # DEBUG off serves hashed files
 	@$(TEST_ENV) $(PY) bench/billing_bench.py
 
 # Usage debits (billing claims rolled-up days): first posting, nightly and minutely reruns.
@@ -62,6 +63,7 @@ bench-billing:
 bench-usage-debits:
 	@scripts/bootstrap-venv.sh test
 	@scripts/test-services.sh
+	@DJANGO_ENV=development DEBUG=false $(PY) manage.py collectstatic --no-input -v0  # DEBUG off serves hashed files
 	@$(TEST_ENV) $(PY) bench/usage_debits_bench.py
 
 # Usage benchmarks (ingestion through gunicorn vs COPY as the database grows, rollup cost on
@@ -71,6 +73,7 @@ bench-usage-debits:
 bench:
 	@scripts/bootstrap-venv.sh test
 	@scripts/test-services.sh
+	@DJANGO_ENV=development DEBUG=false $(PY) manage.py collectstatic --no-input -v0  # DEBUG off serves hashed files
 	@$(PY) bench/run_usage.py
 
 # Time to a settled Usage page in Chromium (cold and warm cache), against the running demo
@@ -86,6 +89,7 @@ bench-browser:
 bench-providers:
 	@scripts/bootstrap-venv.sh test
 	@scripts/test-services.sh
+	@DJANGO_ENV=development DEBUG=false $(PY) manage.py collectstatic --no-input -v0  # DEBUG off serves hashed files
 	@REDIS_URL=$${TEST_REDIS_URL:-redis://127.0.0.1:6379/0} $(PY) bench/bench_providers.py
 
 # Audit logs benchmark (tab p95 at 5M events, default and filtered; 1M-event CSV export memory)
@@ -95,4 +99,5 @@ bench-providers:
 bench-audit:
 	@scripts/bootstrap-venv.sh test
 	@scripts/test-services.sh
+	@DJANGO_ENV=development DEBUG=false $(PY) manage.py collectstatic --no-input -v0  # DEBUG off serves hashed files
 	@$(PY) bench/run_audit.py
