@@ -20,6 +20,7 @@ from kilo_dashboard.jobs import enqueue
 from organizations import services as organization_services
 from organizations.models import Membership, Organization, Plan, Role
 from organizations.permissions import Capability, role_can
+from organizations.selectors import membership_role
 
 from . import crypto, dns
 from .models import Connection, Domain, DomainStatus, SeatRequest, Settings
@@ -43,11 +44,7 @@ def _require(actor: Actor, organization: Organization, capability: Capability) -
         raise SSOError("Single Sign-On is part of the Enterprise plan.")
     if actor.user is None:
         return  # the system (tasks) acts with full rights
-    role = (
-        Membership.objects.filter(organization=organization, user=actor.user)
-        .values_list("role", flat=True)
-        .first()
-    )
+    role = membership_role(organization, actor.user)
     if role is None or not role_can(role, capability):
         raise PermissionDenied("Your role in this organization does not allow this.")
 

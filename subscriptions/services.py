@@ -17,8 +17,9 @@ from audit.services import Actor, audit_record
 from billing import stripe_gateway as gateway
 from kilo_dashboard.jobs import enqueue
 from organizations.gate import gate_changed
-from organizations.models import Membership, Organization
+from organizations.models import Organization
 from organizations.permissions import Capability, role_can
+from organizations.selectors import membership_role
 
 from .models import Status, Subscription, SubscriptionChange
 from .plans import PlanPrice, is_upgrade, price_for_stripe_id
@@ -39,11 +40,7 @@ class SubscriptionError(Exception):
 def _require(actor: Actor, organization: Organization, capability: Capability) -> None:
     if actor.user is None:
         return  # the system (webhooks, tasks, the demo) acts with full rights
-    role = (
-        Membership.objects.filter(organization=organization, user=actor.user)
-        .values_list("role", flat=True)
-        .first()
-    )
+    role = membership_role(organization, actor.user)
     if role is None or not role_can(role, capability):
         raise PermissionDenied("Your role in this organization does not allow this.")
 

@@ -27,49 +27,54 @@ HEADER = [
 ]
 
 
-
-
 def csv_rows(organization: Organization, filters: UsageFilters) -> Iterator[str]:
     """CSV lines; model and provider names come from API senders, so cells are defused."""
     return csv_lines(_rows(organization, filters))
 
 
-def _rows(organization: Organization, filters: UsageFilters) -> Iterator[list]:
-    yield HEADER
-    emails = {user_id: email for user_id, (_, _, email) in member_names(organization.pk).items()}
-    queryset = DailyRollup.objects.filter(
+# The figures after (day, member, model, provider) or (day, model, provider); cost is the 7th.
+FIGURES = (
+    "requests",
+    "errors",
+    "input_tokens",
+    "output_tokens",
+    "cache_read_tokens",
+    "cache_write_tokens",
+    "cost_microdollars",
+    "latency_p50_ms",
+    "latency_p95_ms",
+)
+
+
+def _in_range(model, organization: Organization, filters: UsageFilters):  # noqa: ANN001, ANN202
+    """The rollup rows of the filtered view (a member filter only where the rollup has members)."""
+    queryset = model.objects.filter(
         organization_id=organization.pk, day__gte=filters.start, day__lte=filters.end
     )
-    if filters.user_id is not None:
+    if filters.user_id is not None and model is DailyRollup:
         queryset = queryset.filter(user_id=filters.user_id)
     if filters.model:
         queryset = queryset.filter(model=filters.model)
     if filters.provider:
         queryset = queryset.filter(provider=filters.provider)
-    rows = queryset.order_by("day", "user_id", "model", "provider").values_list(
-        "day",
-        "user_id",
-        "model",
-        "provider",
-        "requests",
-        "errors",
-        "input_tokens",
-        "output_tokens",
-        "cache_read_tokens",
-        "cache_write_tokens",
-        "cost_microdollars",
-        "latency_p50_ms",
-        "latency_p95_ms",
+    return queryset
+
+
+def _money_text(figures: list) -> list:
+    return [*figures[:6], microdollars_exact_text(figures[6]), *figures[7:]]
+
+
+def _rows(organization: Organization, filters: UsageFilters) -> Iterator[list]:
+    yield HEADER
+    emails = {user_id: email for user_id, (_, _, email) in member_names(organization.pk).items()}
+    rows = (
+        _in_range(DailyRollup, organization, filters)
+        .order_by("day", "user_id", "model", "provider")
+        .values_list("day", "user_id", "model", "provider", *FIGURES)
     )
-    for day, user_id, *figures in rows.iterator(chunk_size=2000):
-        cost = figures[8]
-        yield [
-            day.isoformat(),
-            emails.get(user_id, f"former member #{user_id}"),
-            *figures[:8],
-            microdollars_exact_text(cost),
-            *figures[9:],
-        ]
+    for day, user_id, model, provider, *figures in rows.iterator(chunk_size=2000):
+        member = emails.get(user_id, f"former member #{user_id}")
+        yield [day.isoformat(), member, model, provider, *_money_text(figures)]
 
 
 ORGANIZATION_HEADER = [name for name in HEADER if name != "member_email"]
@@ -83,26 +88,10 @@ def organization_csv_rows(organization: Organization, filters: UsageFilters) -> 
 
 def _organization_rows(organization: Organization, filters: UsageFilters) -> Iterator[list]:
     yield ORGANIZATION_HEADER
-    queryset = ModelDailyRollup.objects.filter(
-        organization_id=organization.pk, day__gte=filters.start, day__lte=filters.end
+    rows = (
+        _in_range(ModelDailyRollup, organization, filters)
+        .order_by("day", "model", "provider")
+        .values_list("day", "model", "provider", *FIGURES)
     )
-    if filters.model:
-        queryset = queryset.filter(model=filters.model)
-    if filters.provider:
-        queryset = queryset.filter(provider=filters.provider)
-    rows = queryset.order_by("day", "model", "provider").values_list(
-        "day",
-        "model",
-        "provider",
-        "requests",
-        "errors",
-        "input_tokens",
-        "output_tokens",
-        "cache_read_tokens",
-        "cache_write_tokens",
-        "cost_microdollars",
-        "latency_p50_ms",
-        "latency_p95_ms",
-    )
-    for day, *figures in rows.iterator(chunk_size=2000):
-        yield [day.isoformat(), *figures[:8], microdollars_exact_text(figures[8]), *figures[9:]]
+    for day, model, provider, *figures in rows.iterator(chunk_size=2000):
+        yield [day.isoformat(), model, provider, *_money_text(figures)]
