@@ -13,6 +13,7 @@ import requests
 from django.conf import settings
 from django.core.exceptions import PermissionDenied
 from django.db import IntegrityError, transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from audit.services import Actor, audit_record
@@ -326,14 +327,21 @@ def _end_password_sessions(organization: Organization, *, keep: Actor) -> int:
     done once here instead of being checked on every request."""
     from allauth.usersessions.models import UserSession
 
-    domains = verified_domain_names(organization)
+    in_domains = Q()
+    for domain in verified_domain_names(organization):
+        in_domains |= Q(user__email__iendswith=f"@{domain}")
+    if not in_domains:
+        return 0
     owners = Membership.objects.filter(organization=organization, role=Role.OWNER)
-    sessions = UserSession.objects.exclude(user_id__in=owners.values("user_id"))
+    sessions = (
+        UserSession.objects.filter(in_domains)
+        .exclude(user_id__in=owners.values("user_id"))
+        .exclude(user_id=getattr(keep.user, "pk", None))
+    )
     ended = 0
-    for session in sessions.select_related("user").iterator():
-        if email_domain(session.user.email) in domains and session.user != keep.user:
-            session.end()
-            ended += 1
+    for session in sessions.iterator():
+        session.end()
+        ended += 1
     return ended
 
 
