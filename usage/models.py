@@ -149,31 +149,32 @@ class Latency(models.Model):
         abstract = True
 
 
-class HourlyRollup(Metrics):
-    """Per organization x UTC hour x member x model x provider (weekly pattern, member+model).
+HOURS = range(24)
 
-    The unique key leads with member and model, so the one index it creates serves both the
-    rollup's upserts and the member+model view's hour range.
+
+def hour_column(hour: int) -> str:
+    """The column counting a row's requests in local hour `hour` (0-23) of its day."""
+    return f"requests_h{hour:02d}"
+
+
+class HourOfDay(models.Model):
+    """Requests per local hour of the row's day: requests_h00 .. requests_h23.
+
+    The weekly pattern (weekday x hour in the organization's zone) is the sum of these columns
+    over the days of the window, each day placed on its weekday: exact, and read from one row
+    per day instead of one per hour. The columns add like every other sum, so the rollup merges
+    them with ON CONFLICT DO UPDATE as well.
     """
 
-    hour = models.DateTimeField()
-    user_id = models.BigIntegerField()
-    model = models.CharField(max_length=128)
-    provider = models.CharField(max_length=64)
-
     class Meta:
-        constraints = [
-            models.UniqueConstraint(
-                fields=["organization_id", "user_id", "model", "provider", "hour"],
-                name="hourlyrollup_member_model_unique",
-            )
-        ]
-
-    def __str__(self) -> str:
-        return f"{self.organization_id} {self.hour:%Y-%m-%d %H}h {self.model}"
+        abstract = True
 
 
-class DailyRollup(Metrics, Latency):
+for _hour in HOURS:
+    HourOfDay.add_to_class(hour_column(_hour), models.IntegerField(default=0))
+
+
+class DailyRollup(Metrics, Latency, HourOfDay):
     """Per organization x day (in the organization's time zone) x member x model x provider."""
 
     day = models.DateField()
@@ -202,61 +203,7 @@ class DailyRollup(Metrics, Latency):
 # number of days, models and members, not on the number of events.
 
 
-class OrgHourlyRollup(Metrics):
-    """Per organization x UTC hour: the weekly pattern."""
-
-    hour = models.DateTimeField()
-
-    class Meta:
-        constraints = [
-            models.UniqueConstraint(fields=["organization_id", "hour"], name="orghourly_unique")
-        ]
-
-    def __str__(self) -> str:
-        return f"{self.organization_id} {self.hour:%Y-%m-%d %H}h"
-
-
-class ModelHourlyRollup(Metrics):
-    """Per organization x UTC hour x model x provider: the weekly pattern filtered by model."""
-
-    hour = models.DateTimeField()
-    model = models.CharField(max_length=128)
-    provider = models.CharField(max_length=64)
-
-    class Meta:
-        constraints = [
-            models.UniqueConstraint(
-                fields=["organization_id", "model", "provider", "hour"], name="modelhourly_unique"
-            )
-        ]
-        indexes = [
-            models.Index(
-                fields=["organization_id", "provider", "hour"], name="modelhourly_provider"
-            )
-        ]
-
-    def __str__(self) -> str:
-        return f"{self.organization_id} {self.hour:%Y-%m-%d %H}h {self.model}"
-
-
-class MemberHourlyRollup(Metrics):
-    """Per organization x UTC hour x member: the weekly pattern filtered by member."""
-
-    hour = models.DateTimeField()
-    user_id = models.BigIntegerField()
-
-    class Meta:
-        constraints = [
-            models.UniqueConstraint(
-                fields=["organization_id", "user_id", "hour"], name="memberhourly_unique"
-            )
-        ]
-
-    def __str__(self) -> str:
-        return f"{self.organization_id} {self.hour:%Y-%m-%d %H}h user {self.user_id}"
-
-
-class OrgDailyRollup(Metrics):
+class OrgDailyRollup(Metrics, HourOfDay):
     """Per organization x local day: totals, daily trend and monthly comparison."""
 
     day = models.DateField()
@@ -271,7 +218,7 @@ class OrgDailyRollup(Metrics):
         return f"{self.organization_id} {self.day}"
 
 
-class ModelDailyRollup(Metrics, Latency):
+class ModelDailyRollup(Metrics, Latency, HourOfDay):
     """Per organization x local day x model x provider (percentiles across all members)."""
 
     day = models.DateField()
@@ -289,7 +236,7 @@ class ModelDailyRollup(Metrics, Latency):
         return f"{self.organization_id} {self.day} {self.model}"
 
 
-class MemberDailyRollup(Metrics):
+class MemberDailyRollup(Metrics, HourOfDay):
     """Per organization x local day x member."""
 
     day = models.DateField()

@@ -1,4 +1,4 @@
-"""The incremental rollup: new raw events are merged into the hourly and daily rollups.
+"""The incremental rollup: new raw events are merged into the daily rollups.
 
 How it stays correct and cheap:
 - A cursor (RollupState.last_event_id) walks the event id sequence. Each chunk of at most
@@ -29,12 +29,13 @@ from organizations.services import memberships_touch_activity
 
 from . import sketch
 from .ingest import INGEST_LOCK_KEY
-from .models import RollupState
+from .models import HOURS, RollupState, hour_column
 
 CHUNK_EVENTS = 250_000
 RUN_SECONDS = 60.0
 BATCH = "usage_rollup_batch"
 LATENCY_BATCH = "usage_rollup_latency"
+ROWS = "usage_rollup_rows"
 
 METRICS = (
     "requests",
@@ -54,18 +55,28 @@ RAW_SUMS = (
     "SUM(e.cache_write_tokens)",
     "SUM(e.cost_microdollars)",
 )
-# (table, bucket column, keys): every rollup the Usage tab reads, finest first.
-HOURLY_TABLES = (
-    ("usage_hourlyrollup", ("user_id", "model", "provider")),
-    ("usage_modelhourlyrollup", ("model", "provider")),
-    ("usage_memberhourlyrollup", ("user_id",)),
-    ("usage_orghourlyrollup", ()),
-)
+# (table, keys): every rollup the Usage tab reads, finest first. Each row is one local day and
+# also counts its requests per local hour (the weekly pattern), so there are no hourly rows.
 DAILY_TABLES = (
     ("usage_dailyrollup", ("user_id", "model", "provider")),
     ("usage_modeldailyrollup", ("model", "provider")),
     ("usage_memberdailyrollup", ("user_id",)),
     ("usage_orgdailyrollup", ()),
+)
+HOUR_COLUMNS = tuple(hour_column(hour) for hour in HOURS)
+EVENT_COLUMNS = (
+    "organization_id",
+    "occurred_at",
+    "user_id",
+    "model",
+    "provider",
+    "status",
+    "input_tokens",
+    "output_tokens",
+    "cache_read_tokens",
+    "cache_write_tokens",
+    "cost_microdollars",
+    "latency_ms",
 )
 # Rollups that carry a latency histogram (and the percentiles read from it).
 LATENCY_TABLES = (
@@ -79,7 +90,6 @@ class RollupReport:
     claimed: bool
     events: int = 0  # events merged (counted, not an id range)
     chunks: int = 0
-    hours: int = 0  # distinct organization x hour buckets touched
     days: int = 0  # distinct organization x local day buckets touched
     last_event_id: int = 0
 
@@ -101,65 +111,109 @@ def _high_water_mark(cursor) -> int:  # noqa: ANN001
 
 
 def _event_buckets() -> tuple[str, str]:
-    """SQL for an event's UTC hour and its local day in its organization's time zone."""
+    """SQL for an event's local day and local hour (0-23) in its organization's time zone."""
     zone = "COALESCE(o.time_zone, 'UTC')"
     if _postgres():
-        return "date_trunc('hour', e.occurred_at)", f"(e.occurred_at AT TIME ZONE {zone})::date"
-    # SQLite (the demo): Django registers this function on every connection.
+        local = f"(e.occurred_at AT TIME ZONE {zone})"
+        return f"{local}::date", f"CAST(extract(hour FROM {local}) AS INTEGER)"
+    # SQLite (the demo): Django registers these functions on every connection.
     return (
-        "strftime('%%Y-%%m-%%d %%H:00:00', e.occurred_at)",
         f"django_datetime_cast_date(e.occurred_at, {zone}, 'UTC')",
+        f"django_datetime_extract('hour', e.occurred_at, {zone}, 'UTC')",
     )
 
 
 def _stage(cursor, low: int, high: int) -> None:  # noqa: ANN001
-    """Aggregate the chunk's events once: sums per finest bucket, latency counts per day bucket."""
-    hour, day = _event_buckets()
-    source = (
+    """Aggregate the chunk's events once: sums and hourly counts per finest day bucket, and
+    latency counts per day bucket.
+
+    The inner SELECT computes each event's local day and hour once; OFFSET 0 keeps PostgreSQL
+    from folding it into the aggregate, which would convert every event's time zone once per
+    hour column.
+    """
+    day, hour = _event_buckets()
+    events = (
+        f"(SELECT {', '.join(f'e.{c}' for c in EVENT_COLUMNS)}, {day} AS day, "  # noqa: S608
+        f"{hour} AS local_hour "
         "FROM usage_usageevent e LEFT JOIN organizations_organization o "
         "ON o.id = e.organization_id WHERE e.id > %s AND e.id <= %s"
+        f"{' OFFSET 0' if _postgres() else ''}) e"
+    )
+    hourly = ", ".join(
+        f"SUM(CASE WHEN e.local_hour = {hour} THEN 1 ELSE 0 END) AS {column}"
+        for hour, column in zip(HOURS, HOUR_COLUMNS, strict=True)
     )
     for table in (BATCH, LATENCY_BATCH):
         cursor.execute(f"DROP TABLE IF EXISTS {table}")
     cursor.execute(
         f"CREATE TEMPORARY TABLE {BATCH} AS "  # noqa: S608
-        f"SELECT e.organization_id, {hour} AS hour, {day} AS day, e.user_id, e.model, "
-        f"e.provider, {', '.join(f'{s} AS {m}' for s, m in zip(RAW_SUMS, METRICS, strict=True))}, "
-        f"MAX(e.occurred_at) AS last_seen {source} "
-        "GROUP BY e.organization_id, 2, 3, e.user_id, e.model, e.provider",
+        "SELECT e.organization_id, e.day, e.user_id, e.model, e.provider, "
+        f"{', '.join(f'{s} AS {m}' for s, m in zip(RAW_SUMS, METRICS, strict=True))}, "
+        f"{hourly}, MAX(e.occurred_at) AS last_seen FROM {events} "
+        "GROUP BY e.organization_id, e.day, e.user_id, e.model, e.provider",
         [low, high],
     )
     cursor.execute(
         f"CREATE TEMPORARY TABLE {LATENCY_BATCH} AS "  # noqa: S608
-        f"SELECT e.organization_id, {day} AS day, e.user_id, e.model, e.provider, "
-        f"{sketch.bucket_sql('e.latency_ms')} AS bucket, COUNT(*) AS n {source} "
-        "GROUP BY e.organization_id, 2, e.user_id, e.model, e.provider, 6",
+        "SELECT e.organization_id, e.day, e.user_id, e.model, e.provider, "
+        f"{sketch.bucket_sql('e.latency_ms')} AS bucket, COUNT(*) AS n FROM {events} "
+        "GROUP BY e.organization_id, e.day, e.user_id, e.model, e.provider, 6",
         [low, high],
     )
+    if _postgres():
+        # Temporary tables get no statistics from autovacuum: without them the planner guesses
+        # one row and joins the histogram merge by nested loops over the whole rollup (40x).
+        for table in (BATCH, LATENCY_BATCH):
+            cursor.execute(f"ANALYZE {table}")
 
 
-def _merge_sums(cursor, table: str, bucket: str, keys: tuple[str, ...]) -> None:  # noqa: ANN001
-    """Add the chunk's sums to one rollup table (rows created on first sight)."""
-    group = ", ".join(["organization_id", bucket, *keys])
-    updates = ", ".join(f"{m} = {table}.{m} + excluded.{m}" for m in METRICS)
+def _merge_sums(cursor, table: str, keys: tuple[str, ...]) -> None:  # noqa: ANN001
+    """Add the chunk's sums and hourly counts to one rollup table (rows created on first sight).
+
+    For a rollup with latency histograms, the ids of the rows it touched are kept in ROWS with
+    their keys, so the histogram merge joins two small temporary tables (work that follows the
+    new events) instead of looking every key up in the whole rollup.
+    """
+    group = ", ".join(["organization_id", "day", *keys])
+    added = (*METRICS, *HOUR_COLUMNS)
+    updates = ", ".join(f"{m} = {table}.{m} + excluded.{m}" for m in added)
     # Columns filled in later in the chunk (Django defaults are not database defaults).
     later = {"latency_histogram": "'{}'", "latency_p50_ms": "0", "latency_p95_ms": "0"}
     if table == "usage_orgdailyrollup":
         later = {"active_users": "0"}
     elif table not in dict(LATENCY_TABLES):
         later = {}
-    cursor.execute(
-        f"INSERT INTO {table} ({group}, {', '.join([*METRICS, *later])}) "  # noqa: S608
-        f"SELECT {group}, {', '.join([*(f'SUM({m})' for m in METRICS), *later.values()])} "
+    upsert = (
+        f"INSERT INTO {table} ({group}, {', '.join([*added, *later])}) "  # noqa: S608
+        f"SELECT {group}, {', '.join([*(f'SUM({m})' for m in added), *later.values()])} "
         f"FROM {BATCH} WHERE 1 = 1 GROUP BY {group} ON CONFLICT ({group}) DO UPDATE SET {updates}"
+    )
+    if not later or table == "usage_orgdailyrollup":
+        cursor.execute(upsert)
+        return
+    cursor.execute(f"DROP TABLE IF EXISTS {ROWS}")
+    cursor.execute(f"CREATE TEMPORARY TABLE {ROWS} AS SELECT id, {group} FROM {table} WHERE 1 = 0")  # noqa: S608
+    if _postgres():
+        cursor.execute(
+            f"WITH touched AS ({upsert} RETURNING id, {group}) "  # noqa: S608
+            f"INSERT INTO {ROWS} SELECT * FROM touched"
+        )
+        cursor.execute(f"ANALYZE {ROWS}")
+        return
+    # SQLite (the demo) has no INSERT in WITH: find the rows by their keys (small tables there).
+    cursor.execute(upsert)
+    match = " AND ".join(f"r.{k} = b.{k}" for k in ["organization_id", "day", *keys])
+    cursor.execute(
+        f"INSERT INTO {ROWS} SELECT r.id, {', '.join(f'r.{k}' for k in group.split(', '))} "  # noqa: S608
+        f"FROM {table} r JOIN (SELECT DISTINCT {group} FROM {BATCH}) b ON {match}"
     )
 
 
 def _merge_latency(cursor, table: str, keys: tuple[str, ...]) -> None:  # noqa: ANN001
     """Add the chunk's latency counts to the stored histograms and re-read p50/p95 from them.
 
-    Runs after the sums were merged, so every touched rollup row exists: the work is keyed by
-    the row's id (narrow integer sorts), and the UPDATE finds its rows by primary key.
+    Runs right after the table's sums were merged: ROWS holds the id of every touched row, so
+    the work is keyed by row id (narrow integer sorts) and the UPDATE finds rows by primary key.
     """
     each, object_agg = (
         ("jsonb_each_text", "jsonb_object_agg")
@@ -169,10 +223,10 @@ def _merge_latency(cursor, table: str, keys: tuple[str, ...]) -> None:  # noqa: 
     match = " AND ".join(f"r.{k} = f.{k}" for k in ["organization_id", "day", *keys])
     cursor.execute(
         f"WITH fresh AS (SELECT r.id, f.bucket, SUM(f.n) AS n FROM {LATENCY_BATCH} f "  # noqa: S608
-        f"JOIN {table} r ON {match} GROUP BY r.id, f.bucket), "
+        f"JOIN {ROWS} r ON {match} GROUP BY r.id, f.bucket), "
         "stored AS (SELECT r.id, CAST(h.key AS INTEGER) AS bucket, CAST(h.value AS BIGINT) AS n "
         f"FROM {table} r CROSS JOIN {each}(r.latency_histogram) h "
-        "WHERE r.id IN (SELECT id FROM fresh)), "
+        f"WHERE r.id IN (SELECT id FROM {ROWS})), "
         "summed AS (SELECT id, bucket, SUM(n) AS n FROM "
         "(SELECT * FROM fresh UNION ALL SELECT * FROM stored) u GROUP BY id, bucket), "
         "ranked AS (SELECT id, bucket, n, SUM(n) OVER (PARTITION BY id ORDER BY bucket) AS seen, "
@@ -185,6 +239,7 @@ def _merge_latency(cursor, table: str, keys: tuple[str, ...]) -> None:  # noqa: 
         f"latency_p50_ms = {sketch.value_sql('m.b50')}, "
         f"latency_p95_ms = {sketch.value_sql('m.b95')} FROM merged m WHERE {table}.id = m.id"
     )
+    cursor.execute(f"DROP TABLE {ROWS}")
 
 
 def _count_active_users(cursor) -> None:  # noqa: ANN001
@@ -213,15 +268,12 @@ def _touch_activity(cursor) -> list[int]:  # noqa: ANN001
     return list(by_org)
 
 
-def _batch_counts(cursor) -> tuple[int, int, int]:  # noqa: ANN001
-    cursor.execute(
-        f"SELECT COALESCE(SUM(requests), 0) FROM {BATCH}"  # noqa: S608
-    )
+def _batch_counts(cursor) -> tuple[int, int]:  # noqa: ANN001
+    """Events merged (counted, not an id range) and organization x local days touched."""
+    cursor.execute(f"SELECT COALESCE(SUM(requests), 0) FROM {BATCH}")  # noqa: S608
     events = int(cursor.fetchone()[0])
-    cursor.execute(f"SELECT COUNT(*) FROM (SELECT DISTINCT organization_id, hour FROM {BATCH}) x")  # noqa: S608
-    hours = cursor.fetchone()[0]
     cursor.execute(f"SELECT COUNT(*) FROM (SELECT DISTINCT organization_id, day FROM {BATCH}) x")  # noqa: S608
-    return events, hours, cursor.fetchone()[0]
+    return events, cursor.fetchone()[0]
 
 
 def rollup_version_key(organization_id: int) -> str:
@@ -266,14 +318,12 @@ def _rollup_chunk(chunk_events: int) -> RollupReport | None:
                 return RollupReport(claimed=True, last_event_id=low)
             high = min(mark, first - 1 + chunk_events)
             _stage(cursor, low, high)
-            for table, keys in HOURLY_TABLES:
-                _merge_sums(cursor, table, "hour", keys)
             for table, keys in DAILY_TABLES:
-                _merge_sums(cursor, table, "day", keys)
-            for table, keys in LATENCY_TABLES:
-                _merge_latency(cursor, table, keys)
+                _merge_sums(cursor, table, keys)
+                if table in dict(LATENCY_TABLES):
+                    _merge_latency(cursor, table, keys)
             _count_active_users(cursor)
-            events, hours, days = _batch_counts(cursor)
+            events, days = _batch_counts(cursor)
             organizations = _touch_activity(cursor)
             for table in (BATCH, LATENCY_BATCH):
                 cursor.execute(f"DROP TABLE {table}")
@@ -282,9 +332,7 @@ def _rollup_chunk(chunk_events: int) -> RollupReport | None:
         state.save(update_fields=["last_event_id", "updated_at"])
     # After the commit: a page built from here on sees the merged rows under the new version.
     _bump_versions(organizations)
-    return RollupReport(
-        claimed=True, events=events, chunks=1, hours=hours, days=days, last_event_id=high
-    )
+    return RollupReport(claimed=True, events=events, chunks=1, days=days, last_event_id=high)
 
 
 def rollup_run(
@@ -296,7 +344,7 @@ def rollup_run(
     """Merge events past the cursor, chunk by chunk, until caught up or out of budget."""
     RollupState.objects.get_or_create(pk=1)
     began = time.monotonic()
-    events = chunks = hours = days = 0
+    events = chunks = days = 0
     last_event_id = 0
     while True:
         budget = min(chunk_events, max_events - events) if max_events else chunk_events
@@ -310,7 +358,6 @@ def rollup_run(
             break
         events += report.events
         chunks += 1
-        hours += report.hours
         days += report.days
         if events >= max_events or time.monotonic() - began >= max_seconds:
             break
@@ -318,7 +365,6 @@ def rollup_run(
         claimed=True,
         events=events,
         chunks=chunks,
-        hours=hours,
         days=days,
         last_event_id=last_event_id,
     )

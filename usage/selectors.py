@@ -8,7 +8,7 @@ the same handful of queries whatever the organization's size.
 import hashlib
 import zoneinfo
 from dataclasses import dataclass, field, replace
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import date, datetime, timedelta
 
 from django.core.cache import cache
 from django.db import connection
@@ -22,15 +22,13 @@ from providers.selectors import allowed_model_keys
 from . import sketch
 from .filters import UsageFilters
 from .models import (
+    HOURS,
     DailyRollup,
-    HourlyRollup,
     IngestKey,
     MemberDailyRollup,
-    MemberHourlyRollup,
     ModelDailyRollup,
-    ModelHourlyRollup,
     OrgDailyRollup,
-    OrgHourlyRollup,
+    hour_column,
 )
 from .rollup import rollup_version
 from .services import hash_key
@@ -212,13 +210,6 @@ def _month_start(day: date, back: int = 0) -> date:
     return date(index // 12, index % 12 + 1, 1)
 
 
-def _utc_bounds(start: date, end: date, time_zone: str) -> tuple[datetime, datetime]:
-    tz = zoneinfo.ZoneInfo(time_zone)
-    first = datetime.combine(start, time.min, tzinfo=tz).astimezone(UTC)
-    last = datetime.combine(end + timedelta(days=1), time.min, tzinfo=tz).astimezone(UTC)
-    return first, last
-
-
 def _series(organization: Organization, filters: UsageFilters) -> dict[date, Totals]:
     first = min(filters.previous_start, _month_start(filters.end, MONTHS_COMPARED - 1))
     rows = (
@@ -383,35 +374,23 @@ def _members(
 
 
 def _weekly(organization: Organization, filters: UsageFilters) -> list[list[int]]:
-    """Requests by local weekday x hour over the window (UTC hours shifted into the org's zone)."""
-    by_user = filters.user_id is not None
-    # The narrowest hourly rollup for the filters: rows grow with hours, never members x hours.
-    if by_user and filters.by_model:
-        source = HourlyRollup
-    elif by_user:
-        source = MemberHourlyRollup
-    elif filters.by_model:
-        source = ModelHourlyRollup
-    else:
-        source = OrgHourlyRollup
-    queryset = _scoped(
-        source.objects.filter(organization_id=organization.pk),
-        filters,
-        user=by_user,
-        model=filters.by_model,
-    )
-    first, last = _utc_bounds(filters.start, filters.end, organization.time_zone)
+    """Requests by local weekday x hour over the window.
+
+    Each daily rollup row counts its requests per local hour, so the grid is one row per day
+    of the narrowest rollup for the filters, each added on its day's weekday.
+    """
     rows = (
-        queryset.filter(hour__gte=first, hour__lt=last)
-        .values("hour")
-        .annotate(requests=Sum("requests"))
+        _daily_source(organization, filters)
+        .filter(day__gte=filters.start, day__lte=filters.end)
+        .values("day")
+        .annotate(**{hour_column(hour): Sum(hour_column(hour)) for hour in HOURS})
         .order_by()
     )
-    tz = zoneinfo.ZoneInfo(organization.time_zone)
     grid = [[0] * 24 for _ in range(7)]
     for row in rows:
-        local = row["hour"].astimezone(tz)
-        grid[local.weekday()][local.hour] += row["requests"] or 0
+        weekday = grid[row["day"].weekday()]
+        for hour in HOURS:
+            weekday[hour] += row[hour_column(hour)] or 0
     return grid
 
 

@@ -125,9 +125,7 @@ def usage_tab(request: HttpRequest, access: OrgAccess) -> HttpResponse:
         "all_members": all_members,
         "per_member": per_member,
         "range_totals": _range_totals(page),
-        "charts": charts.build_all_cached(page, access.organization.time_zone)
-        if has_usage
-        else {},
+        "charts": charts.build_all_cached(page, access.organization.time_zone) if has_usage else {},
         "has_usage": has_usage,
         "new_period": new_period,
         "previous_period": previous_period,

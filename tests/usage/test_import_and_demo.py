@@ -11,7 +11,7 @@ from django.db import connection
 from django.utils import timezone
 
 from usage.catalog import price_for
-from usage.models import HourlyRollup, UsageEvent
+from usage.models import DailyRollup, UsageEvent
 from usage.partitions import drop_partitions_before, ensure_partitions
 
 from .conftest import make_event
@@ -29,7 +29,7 @@ def test_import_jsonl_uses_the_api_validation_and_rolls_up(org, member, tmp_path
     call_command("import_usage", str(path), "--org", "acme", stdout=out, stderr=err)
     assert "Imported 3 events (0 duplicates, 2 rejected)" in out.getvalue()
     assert UsageEvent.objects.count() == 3
-    assert HourlyRollup.objects.exists()
+    assert DailyRollup.objects.exists()
 
 
 def test_import_csv(org, member, tmp_path):

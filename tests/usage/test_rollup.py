@@ -5,7 +5,7 @@ import random
 import statistics
 import zoneinfo
 from collections import defaultdict
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 import pytest
 from django.db import connection
@@ -17,13 +17,9 @@ from usage import rollup, sketch
 from usage.ingest import ingest_events
 from usage.models import (
     DailyRollup,
-    HourlyRollup,
     MemberDailyRollup,
-    MemberHourlyRollup,
     ModelDailyRollup,
-    ModelHourlyRollup,
     OrgDailyRollup,
-    OrgHourlyRollup,
     RollupState,
     UsageEvent,
 )
@@ -57,15 +53,30 @@ def _ingest(org, events):
 
 
 def _raw(events, tz_name):
-    """The expected rollups, computed straight from the event dicts."""
+    """The expected rollups, computed straight from the event dicts: events per local day (and
+    member, model, provider), and requests per local day and local hour."""
     tz = zoneinfo.ZoneInfo(tz_name)
-    hourly, daily = defaultdict(list), defaultdict(list)
+    by_hour, daily = defaultdict(int), defaultdict(list)
     for e in events:
-        at = datetime.fromisoformat(e["occurred_at"]).astimezone(UTC)
+        local = datetime.fromisoformat(e["occurred_at"]).astimezone(tz)
         key = (e["user_email"], e["model"], e["provider"])
-        hourly[(at.replace(minute=0, second=0, microsecond=0), *key)].append(e)
-        daily[(at.astimezone(tz).date(), *key)].append(e)
-    return hourly, daily
+        by_hour[(local.date(), local.hour, *key)] += 1
+        daily[(local.date(), *key)].append(e)
+    return by_hour, daily
+
+
+def _hours(row) -> list[int]:
+    """A rollup row's requests per local hour, h00 .. h23."""
+    return [getattr(row, f"requests_h{hour:02d}") for hour in range(24)]
+
+
+def _expected_hours(by_hour, day, match) -> list[int]:
+    """Requests per local hour of `day`, over the (email, model, provider) keys `match` accepts."""
+    hours = [0] * 24
+    for (d, hour, *key), count in by_hour.items():
+        if d == day and match(*key):
+            hours[hour] += count
+    return hours
 
 
 def _figures(events):
@@ -126,16 +137,9 @@ def test_rollups_equal_the_raw_events_with_late_arrivals(tz_name, org, owner, me
     rollup_until_caught_up()
 
     events = first + late
-    hourly, daily = _raw(events, tz_name)
+    by_hour, daily = _raw(events, tz_name)
     users = {"owner@acme.test": owner.pk, "member@acme.test": member.pk}
-    got_hourly = {
-        (r.hour, r.user_id, r.model, r.provider): r
-        for r in HourlyRollup.objects.filter(organization_id=org.pk)
-    }
-    assert len(got_hourly) == len(hourly)
-    for (hour, email, model, provider), group in hourly.items():
-        row = got_hourly[(hour, users[email], model, provider)]
-        assert {k: getattr(row, k) for k in _figures(group)} == _figures(group)
+    emails = {pk: email for email, pk in users.items()}
     got_daily = {
         (r.day, r.user_id, r.model, r.provider): r
         for r in DailyRollup.objects.filter(organization_id=org.pk)
@@ -145,8 +149,11 @@ def test_rollups_equal_the_raw_events_with_late_arrivals(tz_name, org, owner, me
         row = got_daily[(day, users[email], model, provider)]
         assert {k: getattr(row, k) for k in _figures(group)} == _figures(group)
         assert_latency(row, group)
+        assert _hours(row) == _expected_hours(
+            by_hour, day, lambda e, m, p, key=(email, model, provider): (e, m, p) == key
+        )
 
-    # The compact rollups agree with the full ones.
+    # The compact rollups agree with the events, their hour counters included.
     by_day = defaultdict(list)
     for (day, *_), group in daily.items():
         by_day[day].extend(group)
@@ -155,20 +162,14 @@ def test_rollups_equal_the_raw_events_with_late_arrivals(tz_name, org, owner, me
         assert row.requests == len(group)
         assert row.cost_microdollars == sum(e["cost_microdollars"] for e in group)
         assert row.active_users == len({e["user_email"] for e in group})
-    for table in (OrgHourlyRollup, MemberDailyRollup, ModelHourlyRollup, MemberHourlyRollup):
-        assert sum(table.objects.values_list("requests", flat=True)) == len(events)
-    by_model_hour = defaultdict(int)
-    for (hour, _email, model, provider), group in hourly.items():
-        by_model_hour[(hour, model, provider)] += len(group)
-    assert {
-        (r.hour, r.model, r.provider): r.requests for r in ModelHourlyRollup.objects.all()
-    } == by_model_hour
-    by_member_hour = defaultdict(int)
-    for (hour, email, _model, _provider), group in hourly.items():
-        by_member_hour[(hour, users[email])] += len(group)
-    assert {
-        (r.hour, r.user_id): r.requests for r in MemberHourlyRollup.objects.all()
-    } == by_member_hour
+        assert _hours(row) == _expected_hours(by_hour, row.day, lambda *key: True)
+    for table in (OrgDailyRollup, MemberDailyRollup, ModelDailyRollup):
+        rows = table.objects.filter(organization_id=org.pk)
+        assert sum(rows.values_list("requests", flat=True)) == len(events)
+    for row in MemberDailyRollup.objects.filter(organization_id=org.pk):
+        assert _hours(row) == _expected_hours(
+            by_hour, row.day, lambda e, m, p, email=emails[row.user_id]: e == email
+        )
     model_rows = ModelDailyRollup.objects.filter(organization_id=org.pk)
     for row in model_rows:
         group = [
@@ -176,12 +177,15 @@ def test_rollups_equal_the_raw_events_with_late_arrivals(tz_name, org, owner, me
         ]
         assert row.requests == len(group)
         assert_latency(row, group)
+        assert _hours(row) == _expected_hours(
+            by_hour, row.day, lambda e, m, p, key=(row.model, row.provider): (m, p) == key
+        )
 
 
 def _snapshot():
     return sorted(
-        (r.hour, r.user_id, r.model, *(getattr(r, m) for m in METRICS))
-        for r in HourlyRollup.objects.all()
+        (r.day, r.user_id, r.model, *(getattr(r, m) for m in METRICS), *_hours(r))
+        for r in DailyRollup.objects.all()
     ), sorted(
         (r.day, r.user_id, r.model, r.requests, r.latency_histogram, r.latency_p95_ms)
         for r in DailyRollup.objects.all()
@@ -247,7 +251,7 @@ def test_a_run_stops_at_its_event_budget_and_the_next_run_resumes(org, member):
     assert OrgDailyRollup.objects.get().cost_microdollars == 18
 
 
-def test_a_late_event_for_a_past_hour_is_folded_into_that_hour(org, member):
+def test_a_late_event_for_a_past_hour_is_folded_into_that_day_and_hour(org, member):
     past = (timezone.now() - timedelta(days=3)).replace(minute=10, second=0, microsecond=0)
     _ingest(org, [make_event(occurred_at=past, latency_ms=100, cost_microdollars=5)])
     rollup_until_caught_up()
@@ -256,9 +260,11 @@ def test_a_late_event_for_a_past_hour_is_folded_into_that_hour(org, member):
         [make_event(occurred_at=past + timedelta(minutes=5), latency_ms=300, cost_microdollars=7)],
     )
     rollup_until_caught_up()
-    row = HourlyRollup.objects.get(hour=past.replace(minute=0))
-    assert (row.requests, row.cost_microdollars) == (2, 12)
     daily = DailyRollup.objects.get()
+    assert (daily.requests, daily.cost_microdollars) == (2, 12)
+    local = past.astimezone(zoneinfo.ZoneInfo(org.time_zone))
+    assert daily.day == local.date()
+    assert _hours(daily) == [2 if hour == local.hour else 0 for hour in range(24)]
     # Histogram merged, not rebuilt. ln(gamma) = ln(1.02 / 0.98) = 0.0400053: 100 ms is in bucket
     # ceil(4.60517 / 0.0400053) = ceil(115.11) = 116, 300 ms in ceil(5.70378 / 0.0400053) = 143.
     assert daily.latency_histogram == {"116": 1, "143": 1}
@@ -334,4 +340,4 @@ def test_the_task_runs_the_rollup(org, member):
 
     _ingest(org, [make_event()])
     assert rollup_usage() == 1  # the task body, in-process: one event merged
-    assert HourlyRollup.objects.count() == 1
+    assert DailyRollup.objects.count() == 1
