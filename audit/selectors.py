@@ -8,6 +8,7 @@ count carries, is counted from the events, over the newest SCAN_LIMIT of them on
 """
 
 import contextlib
+import functools
 import ipaddress
 import json
 from collections.abc import Iterator
@@ -15,6 +16,7 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
 
+from django.apps import apps as django_apps
 from django.db.models import Count, Q, QuerySet
 from django.db.models.functions import TruncDate
 
@@ -23,7 +25,7 @@ from .filters import AuditFilters, Cursor
 from .models import ActorType, AuditCount, AuditEvent, AuditMemberCount, AuditTrail, ChainCheck
 
 PAGE_SIZE = 50
-SCAN_LIMIT = 20_000  # events a text search's totals look at, newest first
+SCAN_LIMIT = 10_000  # events a text search's totals look at, newest first
 EXPORT_BATCH = 2000
 WEEKLY_AFTER_DAYS = 62  # longer ranges are totalled per week
 
@@ -112,12 +114,25 @@ def actor_text(event: AuditEvent) -> tuple[str, str]:
     return (kind, event.actor_label)
 
 
+@functools.cache
+def _model_names() -> dict[str, str]:
+    """Model name (as audit_record stores a target's type) -> its verbose name, for display."""
+    return {m._meta.model_name: str(m._meta.verbose_name) for m in django_apps.get_models()}
+
+
+def target_type_text(target_type: str) -> str:
+    """paymentmethod -> "Payment method"; a type no model has any more shows as stored."""
+    text = _model_names().get(target_type, target_type.replace("_", " "))
+    return text[:1].upper() + text[1:]
+
+
 def event_row(event: AuditEvent) -> EventRow:
     action = CATALOGUE.get(event.action)
     who, detail = actor_text(event)
     target = event.target_label
     if event.target_type and event.target_type != "organization":
-        target = f"{event.target_type.replace('_', ' ')}: {target}" if target else event.target_type
+        kind = target_type_text(event.target_type)
+        target = f"{kind}: {target}" if target else kind
     return EventRow(
         event=event,
         actor=who,
