@@ -146,6 +146,7 @@ register(
 # --- Billing and payments -----------------------------------------------------------------------
 register("billing.details_updated", "Billing details changed", Category.BILLING)
 register("billing.card_added", "Card added", Category.BILLING)
+register("billing.card_updated", "Card details changed", Category.BILLING)
 register("billing.card_default_set", "Default card changed", Category.BILLING)
 register("billing.card_removed", "Card removed", Category.BILLING)
 register("billing.payment_started", "Payment started", Category.BILLING)

@@ -14,6 +14,7 @@ FONT = {"family": "system-ui, -apple-system, Segoe UI, Roboto, sans-serif", "siz
 
 
 def events_per_period(totals: Totals) -> str:
+    """The figure's JSON. No title of its own: the card's heading above it says what it is."""
     unit = "Week (starting Monday)" if totals.unit == "week" else "Day"
     figure = {
         "data": [
@@ -27,7 +28,6 @@ def events_per_period(totals: Totals) -> str:
             }
         ],
         "layout": {
-            "title": {"text": f"Events per {totals.unit}", "x": 0, "font": {"size": 15}},
             "xaxis": {"title": {"text": unit}, "automargin": True, "type": "date"},
             "yaxis": {
                 "title": {"text": "Events"},
@@ -36,7 +36,7 @@ def events_per_period(totals: Totals) -> str:
                 "tickformat": ",d",
             },
             "font": FONT,
-            "margin": {"l": 10, "r": 10, "t": 48, "b": 10},
+            "margin": {"l": 10, "r": 10, "t": 16, "b": 10},
             "height": 320,
             "paper_bgcolor": "#ffffff",
             "plot_bgcolor": "#ffffff",

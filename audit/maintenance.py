@@ -1,6 +1,7 @@
 """Retention pruning and chain verification (the daily task and `manage.py verify_audit_chain`)."""
 
 import zoneinfo
+from collections import Counter
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
@@ -9,7 +10,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from .chain import CHAIN_FIELDS, ChainReport, verify
-from .models import AuditCount, AuditEvent, AuditTrail, ChainCheck
+from .models import AuditCount, AuditEvent, AuditMemberCount, AuditTrail, ChainCheck
 from .services import (
     DEFAULT_RETENTION_YEARS,
     Actor,
@@ -25,6 +26,13 @@ SELECT organization_id, (created_at AT TIME ZONE %s)::date, action, count(*)
 FROM audit_auditevent
 WHERE organization_id = %s AND created_at >= %s AND created_at < %s
 GROUP BY 1, 2, 3
+"""
+RECOUNT_MEMBERS = """
+INSERT INTO audit_auditmembercount (organization_id, actor_id, day, action, count)
+SELECT organization_id, actor_id, (created_at AT TIME ZONE %s)::date, action, count(*)
+FROM audit_auditevent
+WHERE organization_id = %s AND created_at >= %s AND created_at < %s AND actor_id IS NOT NULL
+GROUP BY 1, 2, 3, 4
 """
 
 
@@ -86,6 +94,7 @@ def prune(
             # Days before the cutoff's go; the cutoff's own day is recounted from what is kept.
             cutoff_day = timezone.localdate(cutoff, _tz(organization))
             AuditCount.objects.filter(organization=organization, day__lt=cutoff_day).delete()
+            AuditMemberCount.objects.filter(organization=organization, day__lt=cutoff_day).delete()
             audit_record(
                 actor=Actor.system(),
                 action="audit.events_pruned",
@@ -110,16 +119,45 @@ def counts_rebuild(organization: Any, *, day: date | None = None) -> None:
     with transaction.atomic():
         trail = _lock_trail(organization.pk)
         counts = AuditCount.objects.filter(organization_id=organization.pk)
+        member_counts = AuditMemberCount.objects.filter(organization_id=organization.pk)
         # Far past and far future stand for "every day".
         since, until = datetime(1970, 1, 1, tzinfo=UTC), datetime(9999, 1, 1, tzinfo=UTC)
         if day is not None and trail.count_time_zone == time_zone:
-            counts = counts.filter(day=day)
+            counts, member_counts = counts.filter(day=day), member_counts.filter(day=day)
             since = datetime.combine(day, time.min, tz)
             until = datetime.combine(day + timedelta(days=1), time.min, tz)
         counts.delete()
-        with connection.cursor() as cursor:
-            cursor.execute(RECOUNT, [time_zone, organization.pk, since, until])
+        member_counts.delete()
+        _recount(organization.pk, time_zone, since, until)
         AuditTrail.objects.filter(pk=trail.pk).update(count_time_zone=time_zone)
+
+
+def _recount(organization_id: int, time_zone: str, since: datetime, until: datetime) -> None:
+    """Fill both count tables for [since, until) from the events (their rows there are gone)."""
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            for sql in (RECOUNT, RECOUNT_MEMBERS):
+                cursor.execute(sql, [time_zone, organization_id, since, until])
+        return
+    # Elsewhere (the SQLite demo, a few events) the days are worked out here.
+    tz = zoneinfo.ZoneInfo(time_zone)
+    events = AuditEvent.objects.filter(
+        organization_id=organization_id, created_at__gte=since, created_at__lt=until
+    ).order_by()
+    per_day, per_member = Counter(), Counter()
+    for actor_id, moment, action in events.values_list("actor_id", "created_at", "action"):
+        day = moment.astimezone(tz).date()
+        per_day[day, action] += 1
+        if actor_id is not None:
+            per_member[actor_id, day, action] += 1
+    AuditCount.objects.bulk_create(
+        AuditCount(organization_id=organization_id, day=d, action=a, count=n)
+        for (d, a), n in per_day.items()
+    )
+    AuditMemberCount.objects.bulk_create(
+        AuditMemberCount(organization_id=organization_id, actor_id=u, day=d, action=a, count=n)
+        for (u, d, a), n in per_member.items()
+    )
 
 
 def _tz(organization: Any) -> zoneinfo.ZoneInfo:

@@ -2,8 +2,9 @@
 
 Each organization's events form a hash chain (`sequence`, `prev_hash`, `hash`); its head lives in
 `AuditTrail`, whose row is locked by every writer so that two concurrent transactions cannot both
-append event n+1. `AuditCount` keeps totals per local day and action, written under the same lock,
-so that the tab's "totals by day/week" never count millions of raw rows in a request.
+append event n+1. `AuditCount` keeps totals per local day and action, and `AuditMemberCount` the
+same per acting member, written under the same lock, so that the tab's "totals by day/week" never
+count millions of raw rows in a request, whichever filters are applied.
 """
 
 import uuid
@@ -133,6 +134,36 @@ class AuditCount(models.Model):
 
     def __str__(self) -> str:
         return f"{self.day} {self.action}: {self.count}"
+
+
+class AuditMemberCount(models.Model):
+    """Events per organization, acting user, local day and action: the totals of a view narrowed
+    to one member (with or without an action or category) read at most days x actions of these
+    rows instead of that member's events. Kept like AuditCount (same lock, same time zone, same
+    pruning and rebuild). Events with no acting user (Stripe, tasks, API keys) have no row here:
+    the member filter never selects them. Deleting the user deletes their rows, as it empties
+    the events' actor (SET_NULL) that the member filter matches on."""
+
+    # No index of its own: the unique constraint's index starts with it.
+    organization = models.ForeignKey(
+        "organizations.Organization", on_delete=models.CASCADE, related_name="+", db_index=False
+    )
+    actor = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    day = models.DateField()
+    action = models.CharField(max_length=64)
+    count = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            # Its index, in this order, is the read path: one member's days of a range.
+            models.UniqueConstraint(
+                fields=["organization", "actor", "day", "action"],
+                name="audit_member_count_unique",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.day} user {self.actor_id} {self.action}: {self.count}"
 
 
 class ChainCheck(models.Model):

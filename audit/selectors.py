@@ -1,12 +1,14 @@
 """Reads for the Audit logs tab and its exports. Every query is scoped to one organization.
 
 The list is keyset-paginated on (created_at, id), newest first, never OFFSET: page 1,000 costs
-what page 1 costs. Totals come from the per-day counts (AuditCount) unless the view is narrowed
-by member or free text, which the counts do not carry; such views are small by construction
-(one member's or one word's events), so they are counted from the events themselves.
+what page 1 costs. Totals come from the per-day counts: AuditCount (organization x day x action)
+or, for one member, AuditMemberCount (organization x member x day x action), so any mix of
+action, category, member and range reads at most days x actions count rows. Free text, which no
+count carries, is counted from the events, over the newest SCAN_LIMIT of them only.
 """
 
 import contextlib
+import functools
 import ipaddress
 import json
 from collections.abc import Iterator
@@ -14,14 +16,16 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
 
+from django.apps import apps as django_apps
 from django.db.models import Count, Q, QuerySet
 from django.db.models.functions import TruncDate
 
 from .actions import CATALOGUE, CATEGORY_LABELS, Category, actions_in, label_of
 from .filters import AuditFilters, Cursor
-from .models import ActorType, AuditCount, AuditEvent, AuditTrail, ChainCheck
+from .models import ActorType, AuditCount, AuditEvent, AuditMemberCount, AuditTrail, ChainCheck
 
 PAGE_SIZE = 50
+SCAN_LIMIT = 10_000  # events a text search's totals look at, newest first
 EXPORT_BATCH = 2000
 WEEKLY_AFTER_DAYS = 62  # longer ranges are totalled per week
 
@@ -63,6 +67,10 @@ class Totals:
     periods: list[Period]
     categories: list[tuple[str, str, int]]  # (category value, label, count)
     total: int
+    # Set when the totals were counted over the newest `scan_limit` events of the view only
+    # (a text search on a large view): the first local day that window reaches.
+    scanned_since: date | None = None
+    scan_limit: int = 0
 
 
 def _text(value: Any) -> str:
@@ -106,12 +114,25 @@ def actor_text(event: AuditEvent) -> tuple[str, str]:
     return (kind, event.actor_label)
 
 
+@functools.cache
+def _model_names() -> dict[str, str]:
+    """Model name (as audit_record stores a target's type) -> its verbose name, for display."""
+    return {m._meta.model_name: str(m._meta.verbose_name) for m in django_apps.get_models()}
+
+
+def target_type_text(target_type: str) -> str:
+    """paymentmethod -> "Payment method"; a type no model has any more shows as stored."""
+    text = _model_names().get(target_type, target_type.replace("_", " "))
+    return text[:1].upper() + text[1:]
+
+
 def event_row(event: AuditEvent) -> EventRow:
     action = CATALOGUE.get(event.action)
     who, detail = actor_text(event)
     target = event.target_label
     if event.target_type and event.target_type != "organization":
-        target = f"{event.target_type.replace('_', ' ')}: {target}" if target else event.target_type
+        kind = target_type_text(event.target_type)
+        target = f"{kind}: {target}" if target else kind
     return EventRow(
         event=event,
         actor=who,
@@ -215,22 +236,26 @@ def export_rows(
 
 
 def totals(organization: Any, filters: AuditFilters, *, member_user_id: int | None) -> Totals:
+    """Events per day or week and per category of the filtered view, from count rows: at most
+    (days x actions) of them whichever of action, category, member and range is chosen. Free
+    text (which no count carries) and days counted in a zone the organization has since left are
+    counted from the events, over the newest SCAN_LIMIT events of the view only."""
     counted_zone = (
         AuditTrail.objects.filter(pk=organization.pk)
         .values_list("count_time_zone", flat=True)
         .first()
     )
-    if filters.member or filters.query or counted_zone != filters.time_zone:
-        # Narrow views, or the days counted in a zone the organization has since left.
-        source = filtered_events(organization, filters, member_user_id=member_user_id)
-        by_day = source.annotate(day=TruncDate("created_at", tzinfo=filters.tz))
-        rows = (
-            by_day.values("day", "action").annotate(n=Count("id")).values_list("day", "action", "n")
-        )
+    scanned_since = None
+    if filters.query or counted_zone != filters.time_zone:
+        rows, scanned_since = _scanned_counts(organization, filters, member_user_id=member_user_id)
     else:
-        counts = AuditCount.objects.filter(
-            organization=organization, day__gte=filters.start, day__lte=filters.end
-        )
+        if filters.member:
+            counts = AuditMemberCount.objects.filter(
+                organization=organization, actor_id=member_user_id
+            )
+        else:
+            counts = AuditCount.objects.filter(organization=organization)
+        counts = counts.filter(day__gte=filters.start, day__lte=filters.end)
         if filters.action:
             counts = counts.filter(action=filters.action)
         elif filters.category:
@@ -249,7 +274,47 @@ def totals(organization: Any, filters: AuditFilters, *, member_user_id: int | No
         (c.value, CATEGORY_LABELS[c], per_category[c]) for c in Category if per_category.get(c)
     ]
     categories.sort(key=lambda item: -item[2])
-    return Totals("week" if weekly else "day", periods, categories, sum(per_day.values()))
+    return Totals(
+        "week" if weekly else "day",
+        periods,
+        categories,
+        sum(per_day.values()),
+        scanned_since=scanned_since,
+        scan_limit=SCAN_LIMIT,
+    )
+
+
+def _scanned_counts(
+    organization: Any, filters: AuditFilters, *, member_user_id: int | None
+) -> tuple[list[tuple[date, str, int]], date | None]:
+    """(day, action, matching events) over the newest SCAN_LIMIT events of the view without its
+    text, and the first local day that window reaches back to when it holds fewer than the
+    whole view (None: every event of the view was looked at). One query; the window is an index
+    range scan, so the cost is bounded whatever the range or the text."""
+    plain = AuditFilters(**{**filters.__dict__, "query": "", "cursor": None})
+    window = (
+        filtered_events(organization, plain, member_user_id=member_user_id)
+        .order_by("-created_at", "-id")
+        .values("pk")[:SCAN_LIMIT]
+    )
+    matching = Q(pk__isnull=False)  # every event, when there is no text
+    if filters.query:
+        matching = _text_match(filters.query)
+    grouped = (
+        AuditEvent.objects.filter(organization=organization, pk__in=window)
+        .annotate(day=TruncDate("created_at", tzinfo=filters.tz))
+        .order_by()
+        .values("day", "action")
+        .annotate(seen=Count("id"), n=Count("id", filter=matching))
+        .values_list("day", "action", "seen", "n")
+    )
+    rows, seen, first_day = [], 0, None
+    for day, action, in_window, n in grouped:
+        seen += in_window
+        first_day = day if first_day is None else min(first_day, day)
+        if n:
+            rows.append((day, action, n))
+    return rows, (first_day if seen >= SCAN_LIMIT else None)
 
 
 def _periods(start: date, end: date, per_day: dict[date, int], *, weekly: bool) -> list[Period]:

@@ -132,7 +132,7 @@ def audit_record(
     AuditTrail.objects.filter(pk=trail.pk).update(
         last_sequence=event.sequence, last_hash=event.hash
     )
-    _count(trail, organization, event.created_at, action)
+    _count(trail, organization, event.created_at, action, event.actor_id)
     return event
 
 
@@ -170,8 +170,11 @@ def _lock_trail(organization_id: int) -> AuditTrail:
     return trail
 
 
-def _count(trail: AuditTrail, organization: Any, moment: datetime, action: str) -> None:
-    """One more event on its local day. Safe without a race: the caller holds the trail lock."""
+def _count(
+    trail: AuditTrail, organization: Any, moment: datetime, action: str, actor_id: int | None
+) -> None:
+    """One more event on its local day (and its acting user's, when there is one). Safe without
+    a race: the caller holds the trail lock."""
     time_zone = trail.count_time_zone
     if not time_zone:
         time_zone = getattr(organization, "time_zone", "") or "UTC"
@@ -186,6 +189,13 @@ def _count(trail: AuditTrail, organization: Any, moment: datetime, action: str) 
             "DO UPDATE SET count = audit_auditcount.count + 1",
             [trail.pk, day, action],
         )
+        if actor_id is not None:
+            cursor.execute(
+                "INSERT INTO audit_auditmembercount (organization_id, actor_id, day, action, count) "
+                "VALUES (%s, %s, %s, %s, 1) ON CONFLICT (organization_id, actor_id, day, action) "
+                "DO UPDATE SET count = audit_auditmembercount.count + 1",
+                [trail.pk, actor_id, day, action],
+            )
 
 
 # --- the audit app's own writes ---------------------------------------------------------------

@@ -15,6 +15,9 @@ class CustomerData:
     email: str
     default_payment_method: str
     metadata: dict = field(default_factory=dict)
+    name: str = ""
+    # Stripe's address keys (line1, line2, city, postal_code, state, country), set ones only.
+    address: dict = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -90,6 +93,9 @@ def _id(value: Any) -> str:
     return str(value or "")
 
 
+ADDRESS_KEYS = ("line1", "line2", "city", "postal_code", "state", "country")
+
+
 def parse_customer(d: dict) -> CustomerData:
     invoice_settings = d.get("invoice_settings") or {}
     return CustomerData(
@@ -97,6 +103,12 @@ def parse_customer(d: dict) -> CustomerData:
         email=d.get("email") or "",
         default_payment_method=_id(invoice_settings.get("default_payment_method")),
         metadata=dict(d.get("metadata") or {}),
+        name=d.get("name") or "",
+        address={
+            key: str(value)
+            for key, value in (d.get("address") or {}).items()
+            if key in ADDRESS_KEYS and value
+        },
     )
 
 

@@ -141,21 +141,82 @@ def mirror_card(organization: Organization, card: gateway.CardData) -> PaymentMe
     return method
 
 
+def card_state(method: PaymentMethod | None) -> dict:
+    """A card as the audit log shows it; {} for no card, or one detached."""
+    if method is None or method.detached_at is not None:
+        return {}
+    return {"brand": method.brand_label, "last4": method.last4, "expiry": method.expiry}
+
+
+# Changes made in Stripe (its dashboard, its API) reach us here through webhooks and the daily
+# reconcile; they are audited as done by Stripe (the ambient actor the event handling sets, see
+# stripe_events.services), and only when the mirror actually changed: our own changes arrive
+# back as events too, and a replayed event must record nothing new.
+
+
 def payment_method_sync(
     payment_method_id: str, *, customer: StripeCustomer | None = None
 ) -> PaymentMethod | None:
     card = gateway.payment_method_retrieve(payment_method_id)
     customer = _customer(card.customer) or customer
     if not card.customer:
-        # Detached in Stripe: keep the mirror row for history, mark it gone.
-        PaymentMethod.objects.filter(stripe_id=card.id, detached_at__isnull=True).update(
-            detached_at=timezone.now(), is_default=False
-        )
+        _card_detached(card.id)
         return None
     if customer is None or card.customer != customer.stripe_id:
         return None
     with transaction.atomic():
-        return mirror_card(customer.organization, card)
+        known = PaymentMethod.objects.select_for_update().filter(stripe_id=card.id).first()
+        before = card_state(known)
+        method = mirror_card(customer.organization, card)
+        after = card_state(method)
+        if before != after:
+            audit_record(
+                actor=Actor.system(),
+                action="billing.card_updated" if before else "billing.card_added",
+                organization=customer.organization,
+                target=method,
+                target_label=str(method),
+                before=before or None,
+                after=after,
+            )
+    return method
+
+
+def _card_detached(stripe_id: str) -> None:
+    """Detached in Stripe: keep the mirror row for history, mark it gone."""
+    with transaction.atomic():
+        method = (
+            PaymentMethod.objects.select_for_update()
+            .select_related("organization")
+            .filter(stripe_id=stripe_id, detached_at__isnull=True)
+            .first()
+        )
+        if method is None:
+            return  # unknown, or already removed (through our Billing tab, or an earlier event)
+        before = {**card_state(method), "default": method.is_default}
+        PaymentMethod.objects.filter(pk=method.pk).update(
+            detached_at=timezone.now(), is_default=False
+        )
+        audit_record(
+            actor=Actor.system(),
+            action="billing.card_removed",
+            organization=method.organization,
+            target=method,
+            target_label=str(method),
+            before=before,
+        )
+
+
+# The billing details a customer.updated event can change, as (our field, Stripe's value).
+def _stripe_details(data: gateway.CustomerData) -> dict[str, str]:
+    """What Stripe holds, limited to what is set there: our billing form sends no empty values
+    to Stripe (gateway.customer_update), so an empty field in Stripe is not a change made
+    there and must not blank our copy."""
+    values = {"email": data.email, "name": data.name}
+    values |= {f"address_{key}": value for key, value in data.address.items()}
+    if "tax_id" in data.metadata:  # where gateway.customer_update keeps it
+        values["tax_id"] = str(data.metadata["tax_id"])
+    return {field: str(value) for field, value in values.items() if value}
 
 
 def customer_sync(stripe_customer_id: str) -> StripeCustomer | None:
@@ -164,17 +225,53 @@ def customer_sync(stripe_customer_id: str) -> StripeCustomer | None:
         return None
     data = gateway.customer_retrieve(stripe_customer_id)
     with transaction.atomic():
-        methods = PaymentMethod.objects.filter(organization=customer.organization)
-        if data.default_payment_method:
-            target = methods.filter(
-                stripe_id=data.default_payment_method, detached_at__isnull=True
-            ).first()
-            if target and not target.is_default:
-                methods.filter(is_default=True).update(is_default=False)
-                methods.filter(pk=target.pk).update(is_default=True)
-        if data.email and data.email != customer.email:
-            StripeCustomer.objects.filter(pk=customer.pk).update(email=data.email)
+        customer = StripeCustomer.objects.select_for_update().get(pk=customer.pk)
+        organization = customer.organization
+        _default_card_follow(organization, data.default_payment_method)
+        changed = {
+            field: value
+            for field, value in _stripe_details(data).items()
+            if getattr(customer, field) != value
+        }
+        if changed:
+            before = {field: getattr(customer, field) for field in changed}
+            for field, value in changed.items():
+                setattr(customer, field, value)
+            customer.save(update_fields=[*changed, "updated_at"])
+            audit_record(
+                actor=Actor.system(),
+                action="billing.details_updated",
+                organization=organization,
+                target=customer,
+                target_label="Billing details",
+                before=before,
+                after=changed,
+            )
     return customer
+
+
+def _default_card_follow(organization: Organization, stripe_default: str) -> None:
+    """The default card chosen in Stripe becomes ours (when we know the card)."""
+    if not stripe_default:
+        return
+    methods = PaymentMethod.objects.filter(organization=organization, detached_at__isnull=True)
+    target = methods.filter(stripe_id=stripe_default).first()
+    if target is None or target.is_default:
+        return
+    previous = methods.filter(is_default=True).first()
+    PaymentMethod.objects.filter(organization=organization, is_default=True).update(
+        is_default=False
+    )
+    PaymentMethod.objects.filter(pk=target.pk).update(is_default=True)
+    audit_record(
+        actor=Actor.system(),
+        action="billing.card_default_set",
+        organization=organization,
+        target=target,
+        target_label=str(target),
+        before={"default_card": str(previous) if previous else None},
+        after={"default_card": str(target)},
+    )
 
 
 def _ts(value: int | None) -> datetime | None:

@@ -1,4 +1,4 @@
-"""Static analysis of the apps' service modules: which public functions write, which record.
+"""Static analysis of the apps' modules: which public functions write, which record.
 
 Used by tests/audit/test_every_write_is_audited.py. Why static (ast) rather than running every
 service with personas: a run only sees the branches its inputs reach (most services call Stripe
@@ -30,13 +30,26 @@ QUERYSET_HINTS = {"objects", "filter", "exclude", "all", "select_for_update", "s
 RECORDERS = {"audit_record"}
 
 
+# Modules that hold no writes of their own worth analysing: declarations, and the demo's seed data.
+NOT_ANALYSED = {"__init__", "admin", "apps", "models", "urls", "forms", "demo"}
+
+
 def service_modules() -> list[Path]:
-    """Every app's services module(s): <app>/services.py and <app>/services/*.py."""
+    """Every app module that may change state: services.py and services/*.py, and the modules
+    beside them that services, views, tasks and webhook handlers call (sync, ledger, rollup,
+    maintenance ...), the views and tasks themselves included. Migrations and management
+    commands (subfolders) are not analysed."""
     skip = {".venv", "tests", "bench", "scripts", "templates", "static", "node_modules"}
     found = []
-    for path in sorted(ROOT.glob("*/services.py")) + sorted(ROOT.glob("*/services/*.py")):
-        if path.relative_to(ROOT).parts[0] not in skip:
-            found.append(path)
+    for path in sorted(ROOT.glob("*/*.py")) + sorted(ROOT.glob("*/services/*.py")):
+        parts = path.relative_to(ROOT).parts
+        if (
+            parts[0] in skip
+            or path.stem in NOT_ANALYSED
+            or not (ROOT / parts[0] / "apps.py").exists()
+        ):
+            continue
+        found.append(path)
     return found
 
 
@@ -142,12 +155,25 @@ def _closure(functions: dict[str, FunctionInfo], start: str, flag: str) -> bool:
     return False
 
 
-def unaudited_writers(functions: dict[str, FunctionInfo]) -> dict[str, FunctionInfo]:
-    """Public functions that write (in their call tree) and record nothing (in their call tree)."""
+def unaudited_writers(
+    functions: dict[str, FunctionInfo], *, exempt: frozenset[str] = frozenset()
+) -> dict[str, FunctionInfo]:
+    """Public functions that write (in their call tree) and record nothing (in their call tree).
+
+    The writes of `exempt` functions (bookkeeping, said why) do not count for their callers: a
+    view or task that only calls one is no writer either."""
+    if exempt:
+        functions = {
+            name: FunctionInfo(info.module, info.name, info.lineno, False, False, set())
+            if name in exempt
+            else info
+            for name, info in functions.items()
+        }
     return {
         name: info
         for name, info in functions.items()
         if info.public
+        and name not in exempt
         and _closure(functions, name, "writes_here")
         and not _closure(functions, name, "records_here")
     }
