@@ -11,6 +11,7 @@ Config keys:
   sign_response         sign the <Response> (default false)
   lifetime_minutes      how long an assertion is valid (default 5)
   audience              a different audience than the SP's entity id (a misconfigured IdP)
+  sign_alg              the signature algorithm (default RSA-SHA256)
 
 Endpoints, as a real IdP has them:
   GET  /metadata        the IdP's metadata
@@ -35,6 +36,7 @@ from saml2.config import IdPConfig
 from saml2.metadata import create_metadata_string
 from saml2.saml import NAMEID_FORMAT_EMAILADDRESS, NameID
 from saml2.server import Server
+from saml2.xmldsig import DIGEST_SHA256, SIG_RSA_SHA256
 
 HOST = "127.0.0.1"
 # Attribute names as Okta/Shibboleth send them (urn:oid, URI name format), and a groups one.
@@ -155,6 +157,8 @@ def make_app(config: dict, base: str):  # noqa: ANN201 - a WSGI application
             authn=broker.get_authn_by_accr(PASSWORD),
             sign_assertion=config.get("sign_assertion", True),
             sign_response=config.get("sign_response", False),
+            sign_alg=config.get("sign_alg", SIG_RSA_SHA256),
+            digest_alg=DIGEST_SHA256,
             **args,
         )
         http = idp.apply_binding(
