@@ -106,7 +106,8 @@ class EnforcementForm(forms.Form):
         required=False,
         max_length=255,
         label="IdP group for Admin",
-        help_text="Members whose “groups” claim contains this join as Admin (optional).",
+        help_text="People whose groups (the OIDC “groups” claim, or the SAML groups attribute) "
+        "contain this one join as Admin (optional).",
     )
 
 
