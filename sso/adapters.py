@@ -23,7 +23,7 @@ from accounts.adapter import AccountAdapter as BaseAccountAdapter
 from organizations.models import Membership, Role
 
 from . import crypto, saml, selectors, services
-from .allauth_providers import nonce_matches, refuse
+from .allauth_providers import ConnectionOIDCProvider, ConnectionSAMLProvider, nonce_matches, refuse
 from .models import Connection, ConnectionApp, Protocol
 
 TEST_SESSION_KEY = "sso_test_connection"
@@ -34,14 +34,16 @@ SAML = "saml"
 
 def social_app_for(connection: Connection) -> SocialApp:
     if connection.is_saml:
-        return ConnectionApp(
+        app = ConnectionApp(
             provider=SAML,
             provider_id=connection.provider_id,
             name=connection.name,
             client_id=connection.provider_id,  # allauth's "organization slug" in the SAML URLs
             settings=saml.app_settings(connection),
         )
-    return ConnectionApp(
+        app.provider_class = ConnectionSAMLProvider
+        return app
+    app = ConnectionApp(
         provider=OIDC,
         provider_id=connection.provider_id,
         name=connection.name,
@@ -53,6 +55,8 @@ def social_app_for(connection: Connection) -> SocialApp:
             "scope": connection.scopes.split(),
         },
     )
+    app.provider_class = ConnectionOIDCProvider
+    return app
 
 
 def enforcement_refusal(email: str) -> str:

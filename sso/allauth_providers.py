@@ -61,13 +61,3 @@ class ConnectionSAMLProvider(SAMLProvider):
         ):
             raise refuse(request, self, "replayed assertion (its id was already used)")
         return super().sociallogin_from_response(request, response)
-
-
-PROVIDER_CLASSES = {
-    ConnectionOIDCProvider.id: ConnectionOIDCProvider,
-    ConnectionSAMLProvider.id: ConnectionSAMLProvider,
-}
-
-
-def provider_class_for(provider: str) -> type:
-    return PROVIDER_CLASSES[provider]

@@ -81,15 +81,18 @@ class Connection(models.Model):
 
 class ConnectionApp(SocialApp):
     """allauth's SocialApp as sso.adapters builds it from a Connection (never saved): it hands
-    allauth our provider classes (OIDC nonce, SAML replay store) instead of allauth's own."""
+    allauth our provider class (OIDC nonce, SAML replay store; sso.allauth_providers), set by
+    the adapter as `provider_class`, instead of allauth's own."""
+
+    provider_class: type | None = None
 
     class Meta:
         proxy = True
 
     def get_provider(self, request):  # noqa: ANN001, ANN201
-        from .allauth_providers import provider_class_for
-
-        return provider_class_for(self.provider)(request=request, app=self)
+        if self.provider_class is None:
+            return super().get_provider(request)
+        return self.provider_class(request=request, app=self)
 
 
 class DomainStatus(models.TextChoices):
