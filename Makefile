@@ -31,6 +31,7 @@ test:
 	@scripts/bootstrap-venv.sh test
 	@scripts/test-services.sh
 	@scripts/test-idp.sh
+	@scripts/saml-deps.sh
 	@$(TEST_ENV) $(PY) manage.py makemigrations --check --dry-run -v0
 	@$(PY) -m ruff check .
 	@$(TEST_ENV) $(PY) -m pytest -n auto -q

@@ -183,6 +183,7 @@ register("sso.domain_verified", "Domain verified", Category.SSO)
 register("sso.domain_expired", "Domain claim expired", Category.SSO)
 register("sso.domain_removed", "Domain removed", Category.SSO)
 register("sso.enforcement_changed", "SSO enforcement changed", Category.SSO)
+register("sso.login_succeeded", "SSO sign-in", Category.SSO)
 register("sso.login_refused", "SSO sign-in refused", Category.SSO)
 register("sso.seat_requested", "Waiting for a seat after SSO sign-in", Category.SSO)
 

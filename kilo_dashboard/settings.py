@@ -55,6 +55,7 @@ INSTALLED_APPS = [
     "allauth.account",
     "allauth.socialaccount",
     "allauth.socialaccount.providers.openid_connect",
+    "allauth.socialaccount.providers.saml",
     "allauth.mfa",  # TOTP and recovery codes, managed from the Account page
     "allauth.usersessions",  # the Account page's list of signed-in sessions
     "kilo_dashboard",

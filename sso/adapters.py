@@ -1,9 +1,12 @@
 """django-allauth, taught about per-organization SSO.
 
-- Social side: every SSO connection is an `openid_connect` app of its own (provider_id
-  `kilo-<uuid>`), built from our rows with the secret decrypted on use, never stored in allauth's
-  SocialApp table. A login through it is accepted only for emails in the organization's verified
-  domains; a test login (from the SSO tab) records what the IdP sent instead of signing in.
+- Social side: every SSO connection is an allauth app of its own (provider_id `kilo-<uuid>`):
+  an `openid_connect` app, or a `saml` app whose allauth organization slug is that same id. The
+  apps are built from our rows with secrets decrypted on use, never stored in allauth's SocialApp
+  table, and use our provider classes (sso.allauth_providers: OIDC nonce, SAML replay store).
+  A login through one is accepted only for emails in the organization's verified domains; a
+  test login (from the SSO tab) records what the IdP sent instead of signing in. Every refused
+  login (allauth's authentication errors included) is audited.
 - Account side: password login and password reset are refused for addresses whose organization
   enforces SSO, except for that organization's owners (their recovery path, README).
 """
@@ -19,16 +22,28 @@ from django.shortcuts import redirect, render
 from accounts.adapter import AccountAdapter as BaseAccountAdapter
 from organizations.models import Membership, Role
 
-from . import crypto, selectors, services
-from .models import Connection
+from . import crypto, saml, selectors, services
+from .allauth_providers import ConnectionOIDCProvider, ConnectionSAMLProvider, nonce_matches, refuse
+from .models import Connection, ConnectionApp, Protocol
 
 TEST_SESSION_KEY = "sso_test_connection"
 WAITING_SESSION_KEY = "sso_waiting_for_seat"
 OIDC = "openid_connect"
+SAML = "saml"
 
 
 def social_app_for(connection: Connection) -> SocialApp:
-    return SocialApp(
+    if connection.is_saml:
+        app = ConnectionApp(
+            provider=SAML,
+            provider_id=connection.provider_id,
+            name=connection.name,
+            client_id=connection.provider_id,  # allauth's "organization slug" in the SAML URLs
+            settings=saml.app_settings(connection),
+        )
+        app.provider_class = ConnectionSAMLProvider
+        return app
+    app = ConnectionApp(
         provider=OIDC,
         provider_id=connection.provider_id,
         name=connection.name,
@@ -40,6 +55,8 @@ def social_app_for(connection: Connection) -> SocialApp:
             "scope": connection.scopes.split(),
         },
     )
+    app.provider_class = ConnectionOIDCProvider
+    return app
 
 
 def enforcement_refusal(email: str) -> str:
@@ -70,15 +87,52 @@ class AccountAdapter(BaseAccountAdapter):
 
 class SocialAccountAdapter(DefaultSocialAccountAdapter):
     def list_apps(self, request: HttpRequest, provider=None, client_id=None) -> list[SocialApp]:  # noqa: ANN001
-        if provider not in (None, OIDC) and not str(provider).startswith("kilo-"):
+        if provider not in (None, OIDC, SAML) and not str(provider).startswith("kilo-"):
             return super().list_apps(request, provider=provider, client_id=client_id)
-        if provider in (None, OIDC):
+        if provider == SAML and client_id:
+            found = selectors.connection_by_provider_id(client_id)
+            connections = [found] if found and found.is_saml else []
+        elif provider in (OIDC, SAML):
+            protocol = Protocol.SAML if provider == SAML else Protocol.OIDC
+            connections = Connection.objects.filter(protocol=protocol)
+        elif provider is None:
             connections = Connection.objects.all()
         else:
             found = selectors.connection_by_provider_id(provider)
             connections = [found] if found else []
         apps = [social_app_for(c) for c in connections]
         return [app for app in apps if client_id is None or app.client_id == client_id]
+
+    def get_provider(self, request: HttpRequest, provider, client_id=None):  # noqa: ANN001, ANN201
+        # allauth builds its own provider class here; ours come from ConnectionApp.
+        if provider in (OIDC, SAML) or str(provider).startswith("kilo-"):
+            return self.get_app(request, provider=provider, client_id=client_id).get_provider(
+                request
+            )
+        return super().get_provider(request, provider, client_id=client_id)
+
+    def on_authentication_error(  # noqa: ANN201
+        self,
+        request: HttpRequest,
+        provider,
+        error=None,
+        exception=None,
+        extra_context=None,  # noqa: ANN001
+    ):
+        """allauth refused a login (bad state, invalid SAML response, ...): audit why."""
+        connection = selectors.connection_by_provider_id(str(getattr(provider, "sub_id", "")))
+        if connection is not None:
+            context = extra_context or {}
+            reason = (
+                context.get("reason")
+                or context.get("saml_last_error_reason")
+                or (str(exception) if exception else "")
+                or str(error or "unknown")
+            )
+            services.login_refused_record(connection=connection, email="", reason=reason[:300])
+        return super().on_authentication_error(
+            request, provider, error=error, exception=exception, extra_context=extra_context
+        )
 
     def populate_user(self, request: HttpRequest, sociallogin: SocialLogin, data: dict):  # noqa: ANN201
         user = super().populate_user(request, sociallogin, data)
@@ -100,8 +154,11 @@ class SocialAccountAdapter(DefaultSocialAccountAdapter):
         connection = selectors.connection_by_provider_id(sociallogin.account.provider)
         if connection is None:
             raise ImmediateHttpResponse(redirect("account_login"))
+        if not connection.is_saml and not nonce_matches(sociallogin):
+            provider = sociallogin.account.get_provider()
+            raise refuse(request, provider, "the ID token's nonce is not the one this login sent")
         email = (sociallogin.user.email or "").strip().lower()
-        identity = _identity(sociallogin)
+        identity = _identity(connection, sociallogin)
         if request.session.get(TEST_SESSION_KEY) == connection.public_id.hex:
             del request.session[TEST_SESSION_KEY]
             services.test_login_record(
@@ -133,9 +190,12 @@ class SocialAccountAdapter(DefaultSocialAccountAdapter):
         request.session["sso_groups"] = identity.get("groups") or []
 
 
-def _identity(sociallogin: SocialLogin) -> dict:
+def _identity(connection: Connection, sociallogin: SocialLogin) -> dict:
     """What the IdP said, for the test result and provisioning (claims, not tokens)."""
     data = sociallogin.account.extra_data or {}
+    if connection.is_saml:  # extra_data: every attribute the assertion carried
+        email = (sociallogin.user.email or "").strip().lower()
+        return saml.identity(connection, sociallogin.account.uid, email, data)
     claims = {**(data.get("userinfo") or {}), **(data.get("id_token") or {})}
     keep = ("sub", "email", "email_verified", "name", "given_name", "family_name", "groups", "iss")
     return {key: claims[key] for key in keep if key in claims}

@@ -1,4 +1,4 @@
-"""Thin receiver: after an SSO login, provision the member (sso.services)."""
+"""Thin receiver: after an SSO login, audit it and provision the member (sso.services)."""
 
 from django.http import HttpRequest
 from django.urls import reverse
@@ -16,6 +16,7 @@ def on_user_logged_in(sender, request: HttpRequest, user, response=None, **kwarg
     connection = selectors.connection_by_provider_id(f"kilo-{connection_hex}")
     if connection is None:
         return
+    services.login_succeeded_record(connection=connection, user=user)
     outcome = services.login_provision(connection=connection, user=user, groups=list(groups))
     if outcome.waiting:
         request.session[WAITING_SESSION_KEY] = connection.organization.slug

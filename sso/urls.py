@@ -9,6 +9,14 @@ org_scoped = [
         "connections/<uuid:connection_id>/", views.sso_connection_edit, name="sso_connection_edit"
     ),
     path(
+        "connections/new/saml/", views.sso_saml_connection_edit, name="sso_saml_connection_create"
+    ),
+    path(
+        "connections/<uuid:connection_id>/saml/",
+        views.sso_saml_connection_edit,
+        name="sso_saml_connection_edit",
+    ),
+    path(
         "connections/<uuid:connection_id>/delete/",
         views.sso_connection_delete,
         name="sso_connection_delete",

@@ -12,10 +12,11 @@ from organizations.access import OrgAccess, org_view
 from organizations.models import Organization, Plan
 from organizations.permissions import Capability
 
-from . import selectors, services
+from . import saml, selectors, services
 from .adapters import TEST_SESSION_KEY, WAITING_SESSION_KEY
-from .forms import ConnectionForm, DomainForm, EnforcementForm, SSOEmailForm
-from .models import Connection, Domain
+from .forms import ConnectionForm, DomainForm, EnforcementForm, SAMLConnectionForm, SSOEmailForm
+from .models import Connection, Domain, Protocol
+from .services.saml import saml_connection_save
 
 
 def _tab(access: OrgAccess) -> HttpResponse:
@@ -35,10 +36,20 @@ def _connection(access: OrgAccess, public_id: object) -> Connection:
     return get_object_or_404(Connection, organization=access.organization, public_id=public_id)
 
 
-def callback_url(request: HttpRequest, connection: Connection) -> str:
-    return request.build_absolute_uri(
-        reverse("openid_connect_callback", kwargs={"provider_id": connection.provider_id})
-    )
+def idp_needs(request: HttpRequest, connection: Connection) -> dict[str, str]:
+    """What the IdP administrator enters for us, for copy and paste."""
+    if connection.is_saml:
+        return saml.sp_endpoints(request, connection)
+    callback = reverse("openid_connect_callback", kwargs={"provider_id": connection.provider_id})
+    return {"redirect_uri": request.build_absolute_uri(callback)}
+
+
+def _certificate_tails(connection: Connection) -> dict[str, str]:
+    """The last 4 hex digits of the IdP's and our certificate fingerprints (SAML)."""
+    if not connection.is_saml:
+        return {}
+    certs = {"idp": connection.saml_x509cert, "sp": connection.saml_sp_x509cert}
+    return {k: saml.fingerprint(v)[-5:].replace(":", "") for k, v in certs.items() if v}
 
 
 @require_GET
@@ -47,7 +58,9 @@ def sso_tab(request: HttpRequest, access: OrgAccess) -> HttpResponse:
     org = access.organization
     if org.plan != Plan.ENTERPRISE:
         return render(request, "sso/upgrade.html", _context(access))
-    connections = [(c, callback_url(request, c)) for c in selectors.connections_of(org)]
+    connections = [
+        (c, idp_needs(request, c), _certificate_tails(c)) for c in selectors.connections_of(org)
+    ]
     sso_settings = selectors.settings_of(org)
     return render(
         request,
@@ -75,6 +88,8 @@ def sso_connection_edit(
 ) -> HttpResponse:  # noqa: ANN001
     _enterprise(access)
     connection = _connection(access, connection_id) if connection_id else None
+    if connection and connection.is_saml:
+        return redirect("sso_saml_connection_edit", access.organization.slug, connection.public_id)
     initial = {"scopes": "openid email profile"}
     if connection:
         initial = {k: getattr(connection, k) for k in ("name", "issuer_url", "client_id", "scopes")}
@@ -95,6 +110,55 @@ def sso_connection_edit(
     return render(
         request,
         "sso/connection_form.html",
+        _context(access, form=form, connection=connection),
+    )
+
+
+@require_http_methods(["GET", "POST"])
+@org_view(Capability.MANAGE_SSO)
+def sso_saml_connection_edit(
+    request: HttpRequest, access: OrgAccess, connection_id=None
+) -> HttpResponse:  # noqa: ANN001
+    _enterprise(access)
+    connection = None
+    initial: dict = {}
+    if connection_id:
+        connection = get_object_or_404(
+            Connection,
+            organization=access.organization,
+            public_id=connection_id,
+            protocol=Protocol.SAML,
+        )
+        initial = {
+            "name": connection.name,
+            "metadata_url": connection.saml_metadata_url,
+            "email_attribute": connection.saml_email_attribute,
+            "name_attribute": connection.saml_name_attribute,
+            "groups_attribute": connection.saml_groups_attribute,
+        }
+        if not connection.saml_metadata_url:
+            initial |= {
+                "entity_id": connection.saml_entity_id,
+                "sso_url": connection.saml_sso_url,
+                "x509cert": connection.saml_x509cert,
+            }
+    form = SAMLConnectionForm(request.POST or None, initial=initial)
+    if request.method == "POST" and form.is_valid():
+        try:
+            connection = saml_connection_save(
+                actor=Actor.from_request(request),
+                organization=access.organization,
+                connection=connection,
+                **form.cleaned_data,
+            )
+        except services.SSOError as error:
+            form.add_error(None, str(error))
+        else:
+            messages.success(request, f"Saved {connection.name}. Test it before enforcing SSO.")
+            return _tab(access)
+    return render(
+        request,
+        "sso/saml_connection_form.html",
         _context(access, form=form, connection=connection),
     )
 
@@ -135,9 +199,7 @@ def sso_connection_test(request: HttpRequest, access: OrgAccess, connection_id) 
         _context(
             access,
             connection=connection,
-            login_url=reverse(
-                "openid_connect_login", kwargs={"provider_id": connection.provider_id}
-            ),
+            login_url=connection.login_path,
         ),
     )
 
@@ -257,10 +319,7 @@ def sso_org_login(request: HttpRequest, slug: str) -> HttpResponse:
     connections = list(selectors.connections_of(organization)) if organization else []
     if not connections:
         raise Http404("No Single Sign-On for this organization.")
-    buttons = [
-        (c, reverse("openid_connect_login", kwargs={"provider_id": c.provider_id}))
-        for c in connections
-    ]
+    buttons = [(c, c.login_path) for c in connections]
     return render(request, "sso/org_login.html", {"organization": organization, "buttons": buttons})
 
 

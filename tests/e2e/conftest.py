@@ -74,4 +74,4 @@ def new_page(browser: Browser) -> Iterator[Callable[..., Page]]:
 
 
 # The SSO fixtures (an Enterprise organization, a DNS server on loopback) for tests/e2e/test_sso.py.
-from tests.sso.conftest import dns_zone, enterprise  # noqa: E402, F401
+from tests.sso.conftest import dns_zone, enterprise, saml_idp, saml_idp_factory  # noqa: E402, F401

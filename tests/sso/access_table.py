@@ -14,6 +14,8 @@ TEAMS_GET = {"sso_tab": (200, 200, 403)}
 REFUSED_ON_TEAMS_GET = (
     "sso_connection_create",
     "sso_connection_edit",
+    "sso_saml_connection_create",
+    "sso_saml_connection_edit",
     "sso_connection_delete",
     "sso_connection_test",
     "sso_connection_test_result",
@@ -21,6 +23,8 @@ REFUSED_ON_TEAMS_GET = (
 REFUSED_ON_TEAMS_POST = (
     "sso_connection_create",
     "sso_connection_edit",
+    "sso_saml_connection_create",
+    "sso_saml_connection_edit",
     "sso_connection_delete",
     "sso_domain_claim",
     "sso_domain_check",

@@ -207,3 +207,7 @@ def sso_login(client, account: str, connection_id: uuid.UUID = CONNECTION_ID):  
     assert start.status_code == 302, start.content[:500]
     back = idp_sign_in(start["Location"], account)
     return client.get(back.removeprefix("http://testserver"))
+
+
+# The SAML IdP (pysaml2 on loopback) and its helpers live in tests/sso/saml_support.py.
+from tests.sso.saml_support import saml_idp, saml_idp_factory  # noqa: E402, F401

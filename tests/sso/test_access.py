@@ -108,3 +108,31 @@ def test_teams_organizations_see_an_upgrade_panel(owner, org):
     page = _client(owner).get(f"/orgs/{org.slug}/sso/")
     assert page.status_code == 200
     assert "SSO comes with Enterprise" in page.content.decode()
+
+
+@pytest.mark.parametrize("name", ["sso_saml_connection_create", "sso_saml_connection_edit"])
+@pytest.mark.parametrize(
+    ("persona", "expected"),
+    [(Role.OWNER, 200), (Role.ADMIN, 403), (Role.MEMBER, 403), ("outsider", 404)],
+)
+def test_saml_pages(world, tmp_path, name, persona, expected):
+    from tests.idp.saml.keys import make_keypair
+    from tests.sso.saml_support import SamlIdP, add_saml_connection
+
+    org, people, _, _ = world
+    idp = SamlIdP(  # no IdP is contacted: a connection entered by hand
+        entity_id="https://idp.lovelace.test/metadata",
+        metadata_url="https://idp.lovelace.test/metadata",
+        sso_url="https://idp.lovelace.test/sso",
+        keys=make_keypair(tmp_path, "idp"),
+    )
+    connection = add_saml_connection(org, idp)
+    kwargs = {"org_slug": org.slug}
+    if name == "sso_saml_connection_edit":
+        kwargs["connection_id"] = connection.public_id
+    client = _client(people[persona])
+    assert client.get(reverse(name, kwargs=kwargs)).status_code == expected
+    before = AuditEvent.objects.count()
+    posted = client.post(reverse(name, kwargs=kwargs), {"name": "Changed"})
+    assert posted.status_code == (200 if persona == Role.OWNER else expected)
+    assert AuditEvent.objects.count() == before  # the owner's empty form changes nothing

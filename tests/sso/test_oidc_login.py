@@ -110,6 +110,29 @@ def test_a_state_that_does_not_match_the_session_is_refused(enterprise, idp):
     assert "_auth_user_id" not in attacker.session
 
 
+def test_an_id_token_whose_nonce_is_not_the_one_sent_is_refused(enterprise, idp):
+    org, _ = enterprise
+    add_connection(org, idp.issuer, tested=True)
+    verified_domain(org)
+    client = Client()
+    start = client.post("/accounts/oidc/kilo-0f3c8e2a6d1b4c579a4e3b2d1c0e9f71/login/")
+    parts = urlparse(start["Location"])
+    query = {k: v[0] for k, v in parse_qs(parts.query).items()}
+    assert len(query["nonce"]) >= 32  # we send one
+    # The IdP signs an ID token for another nonce (one injected from another login): state and
+    # PKCE still match this browser's login, only the nonce check can tell.
+    query["nonce"] = "n-" + query["nonce"][::-1]
+    back = idp_sign_in(f"{parts.scheme}://{parts.netloc}{parts.path}?{urlencode(query)}", "ada")
+
+    response = client.get(back.removeprefix("http://testserver"))
+
+    assert response.status_code == 401
+    assert "_auth_user_id" not in client.session
+    assert not Membership.objects.filter(user__email="ada@lovelace.test").exists()
+    event = AuditEvent.objects.get(action="sso.login_refused")
+    assert event.after["reason"] == "the ID token's nonce is not the one this login sent"
+
+
 def test_the_test_login_records_the_identity_and_keeps_the_owner_signed_in_as_themself(
     enterprise, idp
 ):

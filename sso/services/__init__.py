@@ -1,4 +1,5 @@
 """Every write to SSO: connections, domains, enforcement, test logins and provisioning.
+(SAML connections are saved by sso.services.saml, with the same rules.)
 
 Owners configure; each change runs in one transaction with its audit event. Calls to the outside
 (the IdP's discovery document, DNS) happen before the transaction, never inside it.
@@ -23,9 +24,10 @@ from organizations.models import Membership, Organization, Plan, Role
 from organizations.permissions import Capability, role_can
 from organizations.selectors import membership_role
 
-from . import crypto, dns
-from .models import Connection, Domain, DomainStatus, SeatRequest, Settings
-from .selectors import connections_of, email_domain, settings_of, verified_domain_names
+from .. import crypto, dns
+from ..models import Connection, Domain, DomainStatus, SeatRequest, Settings
+from ..saml import saml_snapshot
+from ..selectors import connections_of, email_domain, settings_of, verified_domain_names
 
 DOMAIN_PROOF_DAYS = 7
 DOMAIN_RE = re.compile(r"^(?=.{4,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")
@@ -51,6 +53,8 @@ def _require(actor: Actor, organization: Organization, capability: Capability) -
 
 
 def _connection_snapshot(connection: Connection) -> dict:
+    if connection.is_saml:
+        return saml_snapshot(connection)
     return {
         "name": connection.name,
         "issuer_url": connection.issuer_url,
@@ -396,6 +400,18 @@ def login_provision(*, connection: Connection, user: object, groups: list[str]) 
                 lambda: enqueue("sso.tasks.send_seat_waiting_email", organization.pk)
             )
         return Provisioned(None, waiting=True)
+
+
+def login_succeeded_record(*, connection: Connection, user: object) -> None:
+    with transaction.atomic():
+        audit_record(
+            actor=Actor(user=user),
+            action="sso.login_succeeded",
+            organization=connection.organization,
+            target=connection,
+            target_label=user.email,
+            after={"connection": connection.name, "protocol": connection.protocol},
+        )
 
 
 def login_refused_record(*, connection: Connection, email: str, reason: str) -> None:
