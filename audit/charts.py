@@ -5,19 +5,16 @@ validates every property on construction, which costs more than the whole page's
 a bar chart of one trace needs none of it. plotly.min.js draws it from the embedded JSON.
 """
 
-import json
+from kilo_dashboard.figures import ACCENT, FONT, figure_json
 
 from .selectors import Totals
-
-ACCENT = "#3b4cca"
-FONT = {"family": "system-ui, -apple-system, Segoe UI, Roboto, sans-serif", "size": 12}
 
 
 def events_per_period(totals: Totals) -> str:
     """The figure's JSON. No title of its own: the card's heading above it says what it is."""
     unit = "Week (starting Monday)" if totals.unit == "week" else "Day"
-    figure = {
-        "data": [
+    return figure_json(
+        [
             {
                 "type": "bar",
                 "name": "Events",
@@ -27,7 +24,7 @@ def events_per_period(totals: Totals) -> str:
                 "hovertemplate": "%{x}: %{y:,d} events<extra></extra>",
             }
         ],
-        "layout": {
+        {
             "xaxis": {"title": {"text": unit}, "automargin": True, "type": "date"},
             "yaxis": {
                 "title": {"text": "Events"},
@@ -41,7 +38,4 @@ def events_per_period(totals: Totals) -> str:
             "paper_bgcolor": "#ffffff",
             "plot_bgcolor": "#ffffff",
         },
-    }
-    # Embedded in a <script type="application/json">: escape what could close the tag.
-    text = json.dumps(figure, separators=(",", ":"))
-    return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
+    )

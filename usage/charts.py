@@ -7,17 +7,13 @@ Money is converted from integer microdollars to dollars here, for plotting only.
 from dataclasses import replace
 from decimal import Decimal
 
-import plotly.graph_objects as go
-import plotly.io as pio
 from django.core.cache import cache
 
+from kilo_dashboard.figures import ACCENT, FONT, GRID, PALETTE, figure_json
 from kilo_dashboard.money import chart_dollars
 
 from .selectors import PAGE_CACHE_SECONDS, WEEKDAYS, UsagePage
 
-ACCENT = "#3b4cca"
-PALETTE = ["#3b4cca", "#1f7a4d", "#a35200", "#7a4bb5", "#0f7c8c", "#b42318", "#52606d", "#c2185b"]
-FONT = {"family": "system-ui, -apple-system, Segoe UI, Roboto, sans-serif", "size": 12}
 CONFIG = {"displaylogo": False, "responsive": True}
 
 
@@ -25,11 +21,16 @@ def _usd(microdollars: int) -> Decimal:
     return chart_dollars(microdollars)
 
 
+def _axis(title: str, **more: object) -> dict:
+    return {"title": {"text": title}, "automargin": True, **GRID, **more}
+
+
 def _layout(title: str, x_title: str, y_title: str, **extra: object) -> dict:
+    """A figure's layout; `extra` replaces whole keys (e.g. a custom `xaxis`)."""
     return {
         "title": {"text": title, "x": 0, "font": {"size": 15}},
-        "xaxis": {"title": {"text": x_title}, "automargin": True},
-        "yaxis": {"title": {"text": y_title}, "automargin": True, "rangemode": "tozero"},
+        "xaxis": _axis(x_title),
+        "yaxis": _axis(y_title, rangemode="tozero"),
         "font": FONT,
         "margin": {"l": 10, "r": 10, "t": 48, "b": 10},
         "height": 340,
@@ -39,6 +40,10 @@ def _layout(title: str, x_title: str, y_title: str, **extra: object) -> dict:
         "legend": {"orientation": "h", "x": 0, "y": -0.42, "yanchor": "top"},
         **extra,
     }
+
+
+def _bar(x: list, y: list, name: str, **more: object) -> dict:
+    return {"type": "bar", "x": x, "y": y, "name": name, **more}
 
 
 DAY_MS = 24 * 3600 * 1000
@@ -58,42 +63,32 @@ def _day_axis(page: UsagePage) -> dict:
     return axis
 
 
-def _json(figure: go.Figure) -> str:
-    # Embedded in a <script type="application/json">: escape what could close the tag.
-    text = pio.to_json(figure, validate=False)
-    return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
-
-
 def daily_spend(page: UsagePage) -> str:
     days = [row.day.isoformat() for row in page.days]
-    figure = go.Figure(
-        go.Bar(
-            x=days, y=[_usd(r.totals.cost) for r in page.days], name="Spend", marker_color=ACCENT
-        ),
-        layout=_layout(
-            "Daily spend", "Day", "Spend (USD)", yaxis_tickprefix="$", xaxis=_day_axis(page)
+    spend = [_usd(r.totals.cost) for r in page.days]
+    return figure_json(
+        [_bar(days, spend, "Spend", marker={"color": ACCENT})],
+        _layout(
+            "Daily spend",
+            "Day",
+            "Spend (USD)",
+            xaxis=_day_axis(page),
+            yaxis=_axis("Spend (USD)", rangemode="tozero", tickprefix="$"),
         ),
     )
-    return _json(figure)
 
 
 def daily_requests(page: UsagePage) -> str:
     days = [row.day.isoformat() for row in page.days]
-    figure = go.Figure(
+    return figure_json(
         [
-            go.Bar(x=days, y=[r.totals.successes for r in page.days], name="Successful"),
-            go.Bar(
-                x=days,
-                y=[r.totals.errors for r in page.days],
-                name="Errors",
-                marker_color="#b42318",
-            ),
+            _bar(days, [r.totals.successes for r in page.days], "Successful"),
+            _bar(days, [r.totals.errors for r in page.days], "Errors", marker={"color": "#b42318"}),
         ],
-        layout=_layout(
+        _layout(
             "Daily requests", "Day", "Requests (count)", barmode="stack", xaxis=_day_axis(page)
         ),
     )
-    return _json(figure)
 
 
 def daily_tokens(page: UsagePage) -> str:
@@ -104,32 +99,29 @@ def daily_tokens(page: UsagePage) -> str:
         ("Cache read", "cache_read_tokens"),
         ("Cache write", "cache_write_tokens"),
     ]
-    figure = go.Figure(
-        [
-            go.Bar(x=days, y=[getattr(r.totals, attr) for r in page.days], name=name)
-            for name, attr in series
-        ],
-        layout=_layout(
-            "Daily tokens", "Day", "Tokens (count)", barmode="stack", xaxis=_day_axis(page)
-        ),
+    return figure_json(
+        [_bar(days, [getattr(r.totals, attr) for r in page.days], name) for name, attr in series],
+        _layout("Daily tokens", "Day", "Tokens (count)", barmode="stack", xaxis=_day_axis(page)),
     )
-    return _json(figure)
 
 
 def weekly_pattern(page: UsagePage, time_zone: str) -> str:
-    figure = go.Figure(
-        go.Heatmap(
-            z=page.weekly,
-            x=[f"{h:02d}:00" for h in range(24)],
-            y=list(WEEKDAYS),
-            colorscale=[[0, "#f5f7fa"], [1, ACCENT]],
-            # From zero: with plotly's own bounds an all-zero week spans -0.4 to 0.4.
-            zmin=0,
-            zmax=max(1, max((max(row) for row in page.weekly), default=0)),
-            colorbar={"title": {"text": "Requests"}},
-            hovertemplate="%{y} %{x}: %{z} requests<extra></extra>",
-        ),
-        layout=_layout(
+    hours = [f"{h:02d}:00" for h in range(24)]
+    heatmap = {
+        "type": "heatmap",
+        "z": page.weekly,
+        "x": hours,
+        "y": list(WEEKDAYS),
+        "colorscale": [[0, "#f5f7fa"], [1, ACCENT]],
+        # From zero: with plotly's own bounds an all-zero week spans -0.4 to 0.4.
+        "zmin": 0,
+        "zmax": max(1, max((max(row) for row in page.weekly), default=0)),
+        "colorbar": {"title": {"text": "Requests"}},
+        "hovertemplate": "%{y} %{x}: %{z} requests<extra></extra>",
+    }
+    return figure_json(
+        [heatmap],
+        _layout(
             f"Weekly pattern ({time_zone})",
             f"Hour of day ({time_zone})",
             "Day of week",
@@ -137,13 +129,12 @@ def weekly_pattern(page: UsagePage, time_zone: str) -> str:
             # Every third hour, upright: 24 rotated labels crowd a phone's width.
             xaxis={
                 "title": {"text": f"Hour of day ({time_zone})"},
-                "tickvals": [f"{h:02d}:00" for h in range(0, 24, 3)],
+                "tickvals": hours[::3],
                 "tickangle": 0,
                 "automargin": True,
             },
         ),
     )
-    return _json(figure)
 
 
 def monthly(page: UsagePage) -> str:
@@ -151,35 +142,41 @@ def monthly(page: UsagePage) -> str:
         row.month.strftime("%b %Y") + (" (to date)" if row.partial else "") for row in page.months
     ]
     text = [f"{row.change:+.0%}" if row.change is not None else "" for row in page.months]
-    figure = go.Figure(
-        go.Bar(
-            x=labels,
-            y=[_usd(row.totals.cost) for row in page.months],
-            text=text,
-            textposition="outside",
-            marker_color=ACCENT,
-            name="Spend",
-        ),
-        layout=_layout(
-            "Monthly spend, month over month", "Month", "Spend (USD)", yaxis_tickprefix="$"
+    spend = [_usd(row.totals.cost) for row in page.months]
+    return figure_json(
+        [
+            _bar(
+                labels,
+                spend,
+                "Spend",
+                text=text,
+                textposition="outside",
+                marker={"color": ACCENT},
+            )
+        ],
+        _layout(
+            "Monthly spend, month over month",
+            "Month",
+            "Spend (USD)",
+            yaxis=_axis("Spend (USD)", rangemode="tozero", tickprefix="$"),
         ),
     )
-    return _json(figure)
 
 
 def models_requests(page: UsagePage) -> str:
     rows = list(reversed(page.models[:15]))
-    figure = go.Figure(
-        go.Bar(
-            y=[r.model for r in rows],
-            x=[r.totals.requests for r in rows],
-            orientation="h",
-            marker_color=ACCENT,
-            name="Requests",
-        ),
-        layout=_layout("Requests by model", "Requests (count)", "Model"),
+    return figure_json(
+        [
+            _bar(
+                [r.totals.requests for r in rows],
+                [r.model for r in rows],
+                "Requests",
+                orientation="h",
+                marker={"color": ACCENT},
+            )
+        ],
+        _layout("Requests by model", "Requests (count)", "Model"),
     )
-    return _json(figure)
 
 
 def _pie_layout(title: str) -> dict:
@@ -195,73 +192,82 @@ def _pie_layout(title: str) -> dict:
     )
 
 
+def _pie(labels: list, values: list, hovertemplate: str, **more: object) -> dict:
+    return {
+        "type": "pie",
+        "labels": labels,
+        "values": values,
+        "hole": 0.45,
+        "hovertemplate": hovertemplate,
+        "textposition": "inside",
+        "textinfo": "percent",
+        **more,
+    }
+
+
 def models_cost(page: UsagePage) -> str:
-    figure = go.Figure(
-        go.Pie(
-            labels=[r.model for r in page.models],
-            values=[_usd(r.totals.cost) for r in page.models],
-            hole=0.45,
-            sort=True,
-            hovertemplate="%{label}: $%{value:,.2f} (%{percent})<extra></extra>",
-            textposition="inside",
-            textinfo="percent",
-        ),
-        layout=_pie_layout("Cost by model (USD)"),
+    return figure_json(
+        [
+            _pie(
+                [r.model for r in page.models],
+                [_usd(r.totals.cost) for r in page.models],
+                "%{label}: $%{value:,.2f} (%{percent})<extra></extra>",
+                sort=True,
+            )
+        ],
+        _pie_layout("Cost by model (USD)"),
     )
-    return _json(figure)
 
 
 def providers_share(page: UsagePage) -> str:
-    figure = go.Figure(
-        go.Pie(
-            labels=[name for name, _, _ in page.providers],
-            values=[totals.requests for _, totals, _ in page.providers],
-            hole=0.45,
-            hovertemplate="%{label}: %{value:,} requests (%{percent})<extra></extra>",
-            textposition="inside",
-            textinfo="percent",
-        ),
-        layout=_pie_layout("Requests by provider (share)"),
+    return figure_json(
+        [
+            _pie(
+                [name for name, _, _ in page.providers],
+                [totals.requests for _, totals, _ in page.providers],
+                "%{label}: %{value:,} requests (%{percent})<extra></extra>",
+            )
+        ],
+        _pie_layout("Requests by provider (share)"),
     )
-    return _json(figure)
 
 
 def members_top(page: UsagePage) -> str:
     rows = sorted(page.members or [], key=lambda r: -r.totals.requests)[:10][::-1]
     by_cost = sorted(page.members or [], key=lambda r: -r.totals.cost)[:10][::-1]
-    figure = go.Figure(
+    return figure_json(
         [
-            go.Bar(
-                y=[r.name for r in rows],
-                x=[r.totals.requests for r in rows],
+            _bar(
+                [r.totals.requests for r in rows],
+                [r.name for r in rows],
+                "Requests",
                 orientation="h",
-                name="Requests",
                 xaxis="x",
             ),
-            go.Bar(
-                y=[r.name for r in by_cost],
-                x=[_usd(r.totals.cost) for r in by_cost],
+            _bar(
+                [_usd(r.totals.cost) for r in by_cost],
+                [r.name for r in by_cost],
+                "Spend (USD)",
                 orientation="h",
-                name="Spend (USD)",
                 xaxis="x2",
                 yaxis="y2",
             ),
         ],
-        layout=_layout(
+        _layout(
             "Top members by requests and by spend",
             "Requests (count)",
             "Member",
-            xaxis={"title": {"text": "Requests (count)"}, "domain": [0, 0.4], "automargin": True},
+            xaxis=_axis("Requests (count)", domain=[0, 0.4]),
             xaxis2={
                 "title": {"text": "Spend (USD)"},
                 "tickprefix": "$",
                 "domain": [0.62, 1],
                 "anchor": "y2",
+                **GRID,
             },
             yaxis2={"anchor": "x2", "automargin": True},
         ),
     )
-    return _json(figure)
 
 
 def members_distribution(page: UsagePage) -> str:
@@ -271,23 +277,25 @@ def members_distribution(page: UsagePage) -> str:
         running += row.cost_share
         cumulative.append(round(running * 100, 1))
     names = [r.name for r in rows]
-    figure = go.Figure(
+    return figure_json(
         [
-            go.Bar(
-                x=names,
-                y=[_usd(r.totals.cost) for r in rows],
-                name="Spend (USD)",
-                marker_color=ACCENT,
+            _bar(
+                names, [_usd(r.totals.cost) for r in rows], "Spend (USD)", marker={"color": ACCENT}
             ),
-            go.Scatter(
-                x=names, y=cumulative, name="Cumulative share (%)", yaxis="y2", mode="lines+markers"
-            ),
+            {
+                "type": "scatter",
+                "x": names,
+                "y": cumulative,
+                "name": "Cumulative share (%)",
+                "yaxis": "y2",
+                "mode": "lines+markers",
+            },
         ],
-        layout=_layout(
+        _layout(
             "How spend is distributed across members",
             "Member (highest spend first)",
             "Spend (USD)",
-            yaxis_tickprefix="$",
+            yaxis=_axis("Spend (USD)", rangemode="tozero", tickprefix="$"),
             height=400,
             legend={"orientation": "h", "x": 0, "y": -0.6, "yanchor": "top"},
             yaxis2={
@@ -295,10 +303,10 @@ def members_distribution(page: UsagePage) -> str:
                 "overlaying": "y",
                 "side": "right",
                 "range": [0, 105],
+                "showgrid": False,
             },
         ),
     )
-    return _json(figure)
 
 
 def build_all(page: UsagePage, time_zone: str) -> dict[str, str]:

@@ -1,4 +1,4 @@
-"""The vendored plotly bundle draws every trace type the Usage tab builds, in plotly.py's version."""
+"""The vendored plotly bundle draws every trace type the tabs build, in plotly.py's version."""
 
 import ast
 import re
@@ -16,24 +16,29 @@ CARTESIAN_TRACES = {
 
 
 def trace_types_built_by(path: Path) -> set[str]:
-    """Every `go.<Trace>(...)` the module calls, as plotly.js trace type names."""
+    """Every trace type the module writes: `"type": "<trace>"` in a dict that carries data
+    (x, y, z, labels or values), which tells a trace from an axis such as {"type": "date"}."""
     tree = ast.parse(path.read_text())
-    names = {
-        node.func.attr
-        for node in ast.walk(tree)
-        if isinstance(node, ast.Call)
-        and isinstance(node.func, ast.Attribute)
-        and isinstance(node.func.value, ast.Name)
-        and node.func.value.id == "go"
-        and node.func.attr != "Figure"
-    }
-    return {name.lower() for name in names}
+    types = set()
+    for node in ast.walk(tree):
+        if not isinstance(node, ast.Dict):
+            continue
+        entries = {
+            key.value: value
+            for key, value in zip(node.keys, node.values, strict=True)
+            if isinstance(key, ast.Constant)
+        }
+        kind = entries.get("type")
+        if isinstance(kind, ast.Constant) and {"x", "y", "z", "labels", "values"} & set(entries):
+            types.add(kind.value)
+    return types
 
 
 def test_the_bundle_has_every_trace_type_the_charts_use():
     used = trace_types_built_by(ROOT / "usage" / "charts.py")
     assert {"bar", "heatmap", "pie", "scatter"} <= used  # read off usage/charts.py
     assert used <= CARTESIAN_TRACES
+    assert trace_types_built_by(ROOT / "audit" / "charts.py") <= CARTESIAN_TRACES
 
 
 def test_the_bundle_is_the_partial_one_in_the_version_plotly_py_builds_figures_for():
