@@ -1,12 +1,16 @@
 """The Usage tab, its CSV export, ingest-key management and the API docs page. Thin views."""
 
+import hashlib
 from dataclasses import dataclass, replace
 from datetime import date, timedelta
 
 from django.contrib import messages
+from django.core.cache import cache
 from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import redirect, render
+from django.template.loader import render_to_string
 from django.urls import reverse
+from django.utils.safestring import mark_safe
 from django.views.decorators.http import require_GET, require_POST
 
 from audit.services import Actor, export_record
@@ -124,26 +128,65 @@ def usage_tab(request: HttpRequest, access: OrgAccess) -> HttpResponse:
         "ranges": RANGES,
         "all_members": all_members,
         "per_member": per_member,
-        "range_totals": _range_totals(page),
-        "charts": charts.build_all_cached(page, access.organization.time_zone) if has_usage else {},
         "has_usage": has_usage,
         "new_period": new_period,
         "previous_period": previous_period,
-        "range_queries": {key: filters.query(range=key) for key in ("30d", "90d")},
-        "previous_period_query": filters.query(
-            range="custom",
-            start=previous_period.previous_start.isoformat(),
-            end=previous_period.previous_end.isoformat(),
-        )
-        if previous_period
-        else "",
         "sort": sort,
         "dir": direction,
         "active_tab": "usage",
     }
+    body = _usage_body(request, context)
     if request.htmx and request.htmx.target == "usage-body":
-        return render(request, "usage/_usage_body.html", context)
-    return render(request, "usage/usage_tab.html", context)
+        return HttpResponse(body)
+    return render(request, "usage/usage_tab.html", {**context, "usage_body": body})
+
+
+def _usage_body(request: HttpRequest, context: dict) -> str:
+    """The tab's body (figures, tables), rendered once per page and cached beside it.
+
+    Its HTML depends only on what the key holds: the page's cache key (organization, time
+    zone, filters, member names, rollup version), the table's sort, what the viewer may see
+    and the organization's name. It holds no per-user token (no form posts from it).
+    """
+    page, org, filters = context["page"], context["org"], context["filters"]
+    identity = repr(
+        (
+            page.cache_key,
+            context["sort"],
+            context["dir"],
+            context["all_members"],
+            context["per_member"],
+            context["new_period"],
+            org.name,
+            org.slug,
+        )
+    )
+    key = f"{page.cache_key}:body:{hashlib.sha256(identity.encode()).hexdigest()[:24]}"
+    body = cache.get(key) if page.cache_key else None
+    if body is None:
+        previous_period = context["previous_period"]
+        body = render_to_string(
+            "usage/_usage_body.html",
+            {
+                **context,
+                "range_totals": _range_totals(page),
+                "charts": charts.build_all_cached(page, org.time_zone)
+                if context["has_usage"]
+                else {},
+                "range_queries": {key: filters.query(range=key) for key in ("30d", "90d")},
+                "previous_period_query": filters.query(
+                    range="custom",
+                    start=previous_period.previous_start.isoformat(),
+                    end=previous_period.previous_end.isoformat(),
+                )
+                if previous_period
+                else "",
+            },
+            request=request,
+        )
+        if page.cache_key:
+            cache.set(key, body, timeout=selectors.PAGE_CACHE_SECONDS)
+    return mark_safe(body)  # noqa: S308 - our own template's output, cached as rendered
 
 
 @require_GET
