@@ -78,6 +78,8 @@ EVENT_COLUMNS = (
     "cost_microdollars",
     "latency_ms",
 )
+# Model latency histograms per week (whole weeks of a window are read from here).
+WEEKLY_LATENCY = ("usage_modelweeklylatency", ("model", "provider"))
 # Rollups that carry a latency histogram (and the percentiles read from it).
 LATENCY_TABLES = (
     ("usage_dailyrollup", ("user_id", "model", "provider")),
@@ -209,10 +211,18 @@ def _merge_sums(cursor, table: str, keys: tuple[str, ...]) -> None:  # noqa: ANN
     )
 
 
-def _merge_latency(cursor, table: str, keys: tuple[str, ...]) -> None:  # noqa: ANN001
-    """Add the chunk's latency counts to the stored histograms and re-read p50/p95 from them.
+def _week_sql(day: str) -> str:
+    """The Monday starting the week of a local day."""
+    if _postgres():
+        return f"CAST(date_trunc('week', {day}) AS DATE)"
+    return f"date({day}, 'weekday 0', '-6 days')"  # SQLite: the next Sunday (or itself), less 6
 
-    Runs right after the table's sums were merged: ROWS holds the id of every touched row, so
+
+def _merge_latency(cursor, table: str, keys: tuple[str, ...], period: str = "day") -> None:  # noqa: ANN001
+    """Add the chunk's latency counts to the stored histograms (and re-read p50/p95 from them
+    where the table keeps percentiles).
+
+    Runs right after the table's rows were merged: ROWS holds the id of every touched row, so
     the work is keyed by row id (narrow integer sorts) and the UPDATE finds rows by primary key.
     """
     each, object_agg = (
@@ -220,7 +230,11 @@ def _merge_latency(cursor, table: str, keys: tuple[str, ...]) -> None:  # noqa: 
         if _postgres()
         else ("json_each", "json_group_object")
     )
-    match = " AND ".join(f"r.{k} = f.{k}" for k in ["organization_id", "day", *keys])
+    fresh_period = "f.day" if period == "day" else _week_sql("f.day")
+    match = " AND ".join(
+        [f"r.{period} = {fresh_period}", *(f"r.{k} = f.{k}" for k in ["organization_id", *keys])]
+    )
+    percentiles = period == "day"
     cursor.execute(
         f"WITH fresh AS (SELECT r.id, f.bucket, SUM(f.n) AS n FROM {LATENCY_BATCH} f "  # noqa: S608
         f"JOIN {ROWS} r ON {match} GROUP BY r.id, f.bucket), "
@@ -235,11 +249,38 @@ def _merge_latency(cursor, table: str, keys: tuple[str, ...]) -> None:  # noqa: 
         "MIN(CASE WHEN seen * 100 >= total * 50 THEN bucket END) AS b50, "
         "MIN(CASE WHEN seen * 100 >= total * 95 THEN bucket END) AS b95 "
         "FROM ranked GROUP BY id) "
-        f"UPDATE {table} SET latency_histogram = m.histogram, "
-        f"latency_p50_ms = {sketch.value_sql('m.b50')}, "
-        f"latency_p95_ms = {sketch.value_sql('m.b95')} FROM merged m WHERE {table}.id = m.id"
+        f"UPDATE {table} SET latency_histogram = m.histogram"
+        + (
+            f", latency_p50_ms = {sketch.value_sql('m.b50')}, "
+            f"latency_p95_ms = {sketch.value_sql('m.b95')}"
+            if percentiles
+            else ""
+        )
+        + f" FROM merged m WHERE {table}.id = m.id"
     )
     cursor.execute(f"DROP TABLE {ROWS}")
+
+
+def _merge_weekly_latency(cursor) -> None:  # noqa: ANN001
+    """Fold the chunk's latency counts into the model x week histograms as well."""
+    table, keys = WEEKLY_LATENCY
+    group = ", ".join(["organization_id", "week", *keys])
+    cursor.execute(
+        f"INSERT INTO {table} ({group}, latency_histogram) "  # noqa: S608
+        f"SELECT organization_id, {_week_sql('day')}, {', '.join(keys)}, '{{}}' "
+        f"FROM {LATENCY_BATCH} WHERE 1 = 1 GROUP BY organization_id, 2, {', '.join(keys)} "
+        f"ON CONFLICT ({group}) DO NOTHING"
+    )
+    match = " AND ".join(f"r.{k} = b.{k}" for k in ["organization_id", "week", *keys])
+    cursor.execute(
+        f"CREATE TEMPORARY TABLE {ROWS} AS SELECT r.id, "  # noqa: S608
+        f"{', '.join(f'r.{k}' for k in group.split(', '))} FROM {table} r JOIN "
+        f"(SELECT DISTINCT organization_id, {_week_sql('day')} AS week, {', '.join(keys)} "
+        f"FROM {LATENCY_BATCH}) b ON {match}"
+    )
+    if _postgres():
+        cursor.execute(f"ANALYZE {ROWS}")
+    _merge_latency(cursor, table, keys, period="week")
 
 
 def _count_active_users(cursor) -> None:  # noqa: ANN001
@@ -322,6 +363,7 @@ def _rollup_chunk(chunk_events: int) -> RollupReport | None:
                 _merge_sums(cursor, table, keys)
                 if table in dict(LATENCY_TABLES):
                     _merge_latency(cursor, table, keys)
+            _merge_weekly_latency(cursor)
             _count_active_users(cursor)
             events, days = _batch_counts(cursor)
             organizations = _touch_activity(cursor)

@@ -275,12 +275,23 @@ def _months(series: dict[date, Totals], filters: UsageFilters) -> list[MonthRow]
     return rows
 
 
+def whole_weeks(start: date, end: date) -> tuple[date, date] | None:
+    """The first and last Monday of the weeks lying wholly inside [start, end], or None."""
+    first = start + timedelta(days=-start.weekday() % 7)
+    last = end - timedelta(days=(end.weekday() + 1) % 7) - timedelta(days=6)
+    return (first, last) if first <= last else None
+
+
 def _latency_histograms(
     organization: Organization, filters: UsageFilters, table: str
 ) -> dict[tuple[str, str], dict[int, int]]:
-    """Each model's latency histogram over the window: the stored daily histograms summed."""
-    where = ["r.organization_id = %s", "r.day >= %s", "r.day <= %s"]
-    params: list = [organization.pk, filters.start, filters.end]
+    """Each model's latency histogram over the window, the stored histograms summed.
+
+    Across all members, whole weeks come from the weekly histograms and only the days at the
+    window's edges from the daily ones; a member's histograms are daily only.
+    """
+    where = ["r.organization_id = %s"]
+    params: list = [organization.pk]
     for column, value in (
         ("user_id", filters.user_id),
         ("model", filters.model),
@@ -289,14 +300,43 @@ def _latency_histograms(
         if value not in (None, ""):
             where.append(f"r.{column} = %s")
             params.append(value)
+    scope = " AND ".join(where)
+    weeks = whole_weeks(filters.start, filters.end) if table == "usage_modeldailyrollup" else None
+    if weeks is None:
+        parts = [
+            (
+                table,
+                f"{scope} AND r.day >= %s AND r.day <= %s",
+                [*params, filters.start, filters.end],
+            )
+        ]
+    else:
+        first, last = weeks
+        parts = [
+            (table, f"{scope} AND r.day >= %s AND r.day < %s", [*params, filters.start, first]),
+            (
+                "usage_modelweeklylatency",
+                f"{scope} AND r.week >= %s AND r.week <= %s",
+                [*params, first, last],
+            ),
+            (
+                table,
+                f"{scope} AND r.day > %s AND r.day <= %s",
+                [*params, last + timedelta(days=6), filters.end],
+            ),
+        ]
     each = "jsonb_each_text" if connection.vendor == "postgresql" else "json_each"
+    union = " UNION ALL ".join(
+        f"SELECT r.model, r.provider, r.latency_histogram FROM {source} r WHERE {condition}"  # noqa: S608
+        for source, condition, _ in parts
+    )
     histograms: dict[tuple[str, str], dict[int, int]] = {}
     with connection.cursor() as cursor:
         cursor.execute(
             "SELECT r.model, r.provider, CAST(h.key AS INTEGER), SUM(CAST(h.value AS BIGINT)) "  # noqa: S608
-            f"FROM {table} r CROSS JOIN {each}(r.latency_histogram) h "
-            f"WHERE {' AND '.join(where)} GROUP BY r.model, r.provider, 3",
-            params,
+            f"FROM ({union}) r CROSS JOIN {each}(r.latency_histogram) h "
+            "GROUP BY r.model, r.provider, 3",
+            [param for _, _, values in parts for param in values],
         )
         for model, provider, bucket, count in cursor.fetchall():
             histograms.setdefault((model, provider), {})[bucket] = int(count)

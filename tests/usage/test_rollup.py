@@ -19,6 +19,7 @@ from usage.models import (
     DailyRollup,
     MemberDailyRollup,
     ModelDailyRollup,
+    ModelWeeklyLatency,
     OrgDailyRollup,
     RollupState,
     UsageEvent,
@@ -180,6 +181,14 @@ def test_rollups_equal_the_raw_events_with_late_arrivals(tz_name, org, owner, me
         assert _hours(row) == _expected_hours(
             by_hour, row.day, lambda e, m, p, key=(row.model, row.provider): (m, p) == key
         )
+    # Each model's weekly histogram holds its local week's events (weeks start on Monday).
+    by_model_week = defaultdict(int)
+    for (day, _email, model, provider), group in daily.items():
+        by_model_week[(day - timedelta(days=day.weekday()), model, provider)] += len(group)
+    weekly = ModelWeeklyLatency.objects.filter(organization_id=org.pk)
+    assert {
+        (r.week, r.model, r.provider): sum(r.latency_histogram.values()) for r in weekly
+    } == by_model_week
 
 
 def _snapshot():

@@ -120,3 +120,39 @@ def test_model_percentiles_cover_the_whole_window_not_an_average_of_days(org, ow
     assert (gpt.p50_ms, gpt.p95_ms) == (200, 993)
     owner_only = page_for(org, owner, member_user=owner, model="gpt-5")
     assert (owner_only.models[0].p50_ms, owner_only.models[0].p95_ms) == (200, 993)
+
+
+def test_model_percentiles_read_whole_weeks_and_the_edge_days_of_the_window(org, owner):
+    """A custom window Sun 8 Nov - Tue 24 Nov 2026: whole weeks 9-15 and 16-22 come from the
+    weekly histograms, Sun 8, Mon 23 and Tue 24 from the daily ones; 7 and 25 Nov are outside."""
+    org.time_zone = "UTC"
+    org.save()
+    latencies_by_day = {
+        7: [5000] * 5,
+        8: [4000] * 2,
+        10: [100] * 3,
+        18: [200] * 3,
+        24: [3000] * 2,
+        25: [6000] * 5,
+    }
+    events = [
+        make_event(
+            occurred_at=datetime(2026, 11, day, 12, tzinfo=UTC),
+            user_email="owner@acme.test",
+            model="gpt-5",
+            provider="openai",
+            latency_ms=latency,
+        )
+        for day, latencies in latencies_by_day.items()
+        for latency in latencies
+    ]
+    assert ingest_events(organization_id=org.pk, events=events, now=NOW).accepted == len(events)
+    rollup_until_caught_up()
+    page = page_for(org, owner, range="custom", start="2026-11-08", end="2026-11-24")
+    (gpt,) = page.models
+    # In the window: 100 x3, 200 x3, 3000 x2, 4000 x2 (10 requests). Nearest rank: p50 is the
+    # 5th (200 ms), p95 the 10th (4000 ms). Without the edge days p95 would be 200; without
+    # the weeks p50 would be 3000; with 7 or 25 Nov counted, p95 would be 5000 or 6000.
+    assert gpt.totals.requests == 10
+    assert abs(gpt.p50_ms - 200) <= 0.02 * 200 + 0.5
+    assert abs(gpt.p95_ms - 4000) <= 0.02 * 4000 + 0.5
