@@ -18,7 +18,7 @@ from organizations.access import OrgAccess, org_view
 from organizations.permissions import Capability
 from subscriptions.selectors import current_period_dates
 
-from . import charts, selectors, services
+from . import charts, selectors, services, tables
 from .api import api
 from .export import csv_rows, organization_csv_rows
 from .filters import RANGES, parse_filters
@@ -170,6 +170,9 @@ def _usage_body(request: HttpRequest, context: dict) -> str:
             {
                 **context,
                 "range_totals": _range_totals(page),
+                "day_rows": tables.day_rows(page),
+                "weekly_rows": tables.weekly_rows(page),
+                "member_rows": tables.member_rows(page),
                 "charts": charts.build_all_cached(page, org.time_zone)
                 if context["has_usage"]
                 else {},
