@@ -85,8 +85,8 @@ def _client(args: tuple) -> list[tuple[float, int]]:
         )
         response = conn.getresponse()
         payload = json.loads(response.read())
-        if response.status != 200:
-            raise SystemExit(f"HTTP {response.status}: {payload}")
+        if response.status != 200 or payload["rejected"]:
+            raise SystemExit(f"HTTP {response.status}: {str(payload)[:500]}")
         done.append((time.time(), payload["accepted"]))
         k += 1
 
@@ -156,7 +156,7 @@ def _rolled_up_vs_stored(org_id: int) -> dict:
             "WHERE organization_id = %s)",
             [org_id, org_id],
         )
-        rolled_up, stored = cursor.fetchone()
+        rolled_up, stored = (int(n) for n in cursor.fetchone())
     return {"requests_in_rollups": rolled_up, "events_stored": stored}
 
 

@@ -46,6 +46,10 @@ def main() -> None:
     }
     python = sys.executable
     subprocess.run([python, "manage.py", "migrate", "-v0"], cwd=HERE.parent, env=env, check=True)  # noqa: S603
+    # Events are sent without a cost: the API prices them from the model catalog.
+    subprocess.run(  # noqa: S603
+        [python, "manage.py", "sync_model_catalog", "-v0"], cwd=HERE.parent, env=env, check=True
+    )
     for script in ("bench_ingest.py", "bench_tab.py", "bench_ingest.py"):
         print(f"== {script}", flush=True)
         subprocess.run([python, script], cwd=HERE, env=env, check=True)  # noqa: S603
