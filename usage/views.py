@@ -18,6 +18,7 @@ from . import charts, selectors, services
 from .api import api
 from .export import csv_rows, organization_csv_rows
 from .filters import RANGES, parse_filters
+from .models import KeyScope
 
 
 def _filters(request: HttpRequest, access: OrgAccess, **overrides: str):  # noqa: ANN202
@@ -125,9 +126,7 @@ def usage_tab(request: HttpRequest, access: OrgAccess) -> HttpResponse:
         "all_members": all_members,
         "per_member": per_member,
         "range_totals": _range_totals(page),
-        "charts": charts.build_all_cached(page, access.organization.time_zone)
-        if has_usage
-        else {},
+        "charts": charts.build_all_cached(page, access.organization.time_zone) if has_usage else {},
         "has_usage": has_usage,
         "new_period": new_period,
         "previous_period": previous_period,
@@ -181,6 +180,7 @@ def ingest_keys(request: HttpRequest, access: OrgAccess) -> HttpResponse:
         "org": access.organization,
         "access": access,
         "keys": selectors.ingest_keys(access.organization),
+        "scopes": KeyScope.choices,
         "active_tab": "organization",
     }
     if request.htmx:
@@ -192,11 +192,15 @@ def ingest_keys(request: HttpRequest, access: OrgAccess) -> HttpResponse:
 @org_view(Capability.MANAGE_INGEST_KEYS)
 def ingest_key_create(request: HttpRequest, access: OrgAccess) -> HttpResponse:
     name = (request.POST.get("name") or "").strip()
+    scope = request.POST.get("scope") or KeyScope.BOTH
     if not name:
         messages.error(request, "Give the key a name, e.g. the gateway that will use it.")
         return redirect("usage_ingest_keys", org_slug=access.organization.slug)
+    if scope not in KeyScope.values:
+        messages.error(request, "Choose what the key may call: usage ingest, gateway, or both.")
+        return redirect("usage_ingest_keys", org_slug=access.organization.slug)
     key, secret = services.ingest_key_create(
-        actor=Actor.from_request(request), organization=access.organization, name=name
+        actor=Actor.from_request(request), organization=access.organization, name=name, scope=scope
     )
     # The secret is rendered once, in this response, and never stored.
     return render(
