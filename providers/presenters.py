@@ -1,7 +1,8 @@
 """The tab's rows as HTML fragments, each rendered once and then reused.
 
 A row has ~15 cells. Most (name, provider, context, prices, data policy...) change only with the
-catalog: `providers/_model_cells.html` renders them once per (catalog version, model). Usage,
+catalog: `providers/_model_head.html` and `_model_cells.html` render them once per (catalog version,
+model). Usage,
 status and the enable/disable button depend on the organization: `providers/_model_row.html`
 wraps the cells with them, once per (those cells, the model's decision, its 30-day usage, whether
 the viewer may edit, the organization). Everything a row shows is in its key, so a policy change,
@@ -29,10 +30,10 @@ FACT_LABEL = {"yes": "Yes", "no": "No", "unknown": "Unknown"}
 # Room for the whole catalog's cells (5,276 models, ~1 KB each) and as many rows: at most a few
 # MB per process, the least recently used (e.g. of a replaced catalog version) dropped first.
 _FRAGMENTS_SIZE = 12_000
-_fragments: OrderedDict[tuple, SafeString] = OrderedDict()
+_fragments: OrderedDict[tuple, SafeString | tuple] = OrderedDict()
 
 
-def _get(key: tuple) -> SafeString | None:
+def _get(key: tuple) -> SafeString | tuple | None:
     html = _fragments.get(key)
     if html is not None:
         with suppress(KeyError):  # another thread may have just dropped it
@@ -40,8 +41,8 @@ def _get(key: tuple) -> SafeString | None:
     return html
 
 
-def _put(key: tuple, html: str) -> SafeString:
-    fragment = _fragments[key] = SafeString(html)
+def _put(key: tuple, html: str | tuple) -> SafeString | tuple:
+    fragment = _fragments[key] = SafeString(html) if isinstance(html, str) else html
     while len(_fragments) > _FRAGMENTS_SIZE:
         with suppress(KeyError):
             _fragments.popitem(last=False)
@@ -89,19 +90,23 @@ def model_cells_context(model: CatalogModel) -> dict:
     }
 
 
-def model_cells(pks: list[int], catalog: str) -> dict[int, SafeString]:
-    """Each model's rendered catalog cells; one query for those not rendered yet."""
+def model_cells(pks: list[int], catalog: str) -> dict[int, tuple[SafeString, SafeString]]:
+    """Each model's rendered catalog part of a row: its row header (name, id, badges) and its
+    fact cells. One query for those not rendered yet."""
     found = {pk: html for pk in pks if (html := _get(("cells", catalog, pk))) is not None}
     missing = [pk for pk in pks if pk not in found]
     if missing:
-        template = get_template("providers/_model_cells.html")
+        head = get_template("providers/_model_head.html")
+        cells = get_template("providers/_model_cells.html")
         models = (
             CatalogModel.objects.select_related("provider")
             .defer("modality_tags", "provider__policy_sources", "provider__datacenters")
             .in_bulk(missing)
         )
         for pk, model in models.items():
-            found[pk] = _put(("cells", catalog, pk), template.render(model_cells_context(model)))
+            context = model_cells_context(model)
+            pair = (SafeString(head.render(context)), SafeString(cells.render(context)))
+            found[pk] = _put(("cells", catalog, pk), pair)
     return found
 
 
@@ -122,7 +127,8 @@ def present(rows: list[Row], catalog: str, *, editable: bool, org_slug: str) -> 
         }
         for index, (row, key) in enumerate(zip(rows, keys, strict=True)):
             if found[index] is None:
-                context = {"r": row, "cells": cells[row.pk], "editable": editable, **urls}
+                head, facts = cells[row.pk]
+                context = {"r": row, "head": head, "cells": facts, "editable": editable, **urls}
                 context["requests"] = f"{row.requests:,}" if row.requests else ""
                 context["spend"] = microdollars(row.spend) if row.requests else ""
                 found[index] = _put(key, template.render(context))
