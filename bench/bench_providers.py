@@ -386,8 +386,8 @@ def main() -> None:
     }
     server = start_gunicorn()
     try:
-        load = loadavg()
         result["tab_over_http"] = bench_tab_http(org, owner)
+        load = loadavg()
         result["authorize_over_http"] = {
             "load_average": f"{load} -> {loadavg()}",
             **bench_authorize_http(secret),
