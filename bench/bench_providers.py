@@ -7,19 +7,28 @@ Method:
 - The bundled catalog is synced (147 providers, 5,276 models). An Enterprise organization with
   50 members, a model policy (a provider wildcard allow list, 300 exact denies, new models off),
   the code-training opt-out on, 30 days of model rollups for 40 models, and credit.
-- Tab: Django's test client in-process (server time: routing, access gate, snapshot, SQL
-  filters and sort, template), an owner cycling through 8 filter/sort combinations (policy
-  facts, modalities, price, context, search, usage sort, page 3), 10 warm-ups then
-  BENCH_PROVIDERS_TAB_REQUESTS measured; p50/p95/max and queries per request. Also "cold":
-  the organization's gate version replaced before every request (as after a policy change).
-- Authorize: the same client posting {"user_email", "model"} with an ingest key, cycling through
+- Tab over HTTP (the budget's measure): gunicorn (BENCH_PROVIDERS_WORKERS sync workers, DEBUG
+  off, Redis cache) on 127.0.0.1, an owner's session cookie, one request at a time on a new
+  connection each (sync workers close it), cycling through 8 filter/sort combinations (policy
+  facts, modalities, price, context, search, usage sort, page 3); 20 warm-ups then
+  BENCH_PROVIDERS_TAB_REQUESTS measured; p50/p95/p99/max wall clock at the client. Also the
+  htmx partial (the table only), and "after a policy change": the organization's gate version
+  replaced before every request, so the snapshot is rebuilt.
+- Tab in-process (server time, no HTTP): Django's test client, same combinations; queries per
+  request; also with the process's row fragments dropped before every request (the cost of a
+  page whose rows were never rendered, e.g. the first after a sync).
+- Authorize: the test client posting {"user_email", "model"} with an API key, cycling through
   allowed, denied, opted-out and non-member answers; 50 warm-ups then
-  BENCH_PROVIDERS_AUTHORIZE_REQUESTS measured; p50/p99/max. Also after each invalidation.
+  BENCH_PROVIDERS_AUTHORIZE_REQUESTS measured; p50/p99/max. Also after each invalidation, and
+  over HTTP (same gunicorn).
+Every phase records /proc/loadavg before and after it.
 """
 
+import http.client
 import json
 import os
 import statistics
+import subprocess
 import sys
 import time
 from datetime import timedelta
@@ -35,6 +44,52 @@ URL = os.environ.get(
 TAB_REQUESTS = int(os.environ.get("BENCH_PROVIDERS_TAB_REQUESTS", "200"))
 AUTHORIZE_REQUESTS = int(os.environ.get("BENCH_PROVIDERS_AUTHORIZE_REQUESTS", "3000"))
 COLD_REQUESTS = 30
+PORT = int(os.environ.get("BENCH_PROVIDERS_PORT", "8113"))
+WORKERS = int(os.environ.get("BENCH_PROVIDERS_WORKERS", "2"))
+
+
+def loadavg() -> str:
+    """The 1, 5 and 15-minute load averages."""
+    return " ".join(f"{x:.2f}" for x in os.getloadavg())
+
+
+def start_gunicorn() -> subprocess.Popen:
+    env = {**os.environ, "DATABASE_URL": URL, "DJANGO_ENV": "development", "DEBUG": "false"}
+    process = subprocess.Popen(  # noqa: S603 - fixed arguments
+        [sys.executable, "-m", "gunicorn", "kilo_dashboard.wsgi", "-b", f"127.0.0.1:{PORT}"]
+        + ["-w", str(WORKERS), "--log-level", "warning"],
+        cwd=ROOT,
+        env=env,
+    )
+    for _ in range(300):
+        try:
+            http.client.HTTPConnection("127.0.0.1", PORT, timeout=1).request("GET", "/healthz")
+            return process
+        except OSError:
+            time.sleep(0.1)
+    process.kill()
+    raise SystemExit("gunicorn did not start")
+
+
+def stop_gunicorn(process: subprocess.Popen) -> None:
+    process.terminate()
+    try:
+        process.wait(60)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait(10)
+
+
+def http_request(method: str, path: str, headers: dict, body: str | None = None) -> tuple:
+    """One request on a new connection (gunicorn's sync workers close it): (status, ms)."""
+    began = time.perf_counter()
+    connection = http.client.HTTPConnection("127.0.0.1", PORT, timeout=60)
+    connection.request(method, path, body=body, headers=headers)
+    response = connection.getresponse()
+    response.read()
+    elapsed = (time.perf_counter() - began) * 1000
+    connection.close()
+    return response.status, elapsed
 
 
 def ensure_database(url: str) -> None:
@@ -163,17 +218,20 @@ TAB_QUERIES = (
 
 
 def bench_tab(org, owner) -> dict:  # noqa: ANN001
+    """In-process: server time and queries."""
     from django.db import connection
     from django.test import Client
     from django.test.utils import CaptureQueriesContext
 
     from organizations.gate import gate_changed
+    from providers import presenters
 
     client = Client()
     client.force_login(owner)
     base = f"/orgs/{org.slug}/providers/?"
     for n in range(10):
         check(client.get(base + TAB_QUERIES[n % len(TAB_QUERIES)]), 200)
+    load = loadavg()
     warm, cpu, queries = [], [], []
     for n in range(TAB_REQUESTS):
         with CaptureQueriesContext(connection) as captured:
@@ -183,26 +241,71 @@ def bench_tab(org, owner) -> dict:  # noqa: ANN001
             cpu.append((time.process_time() - began_cpu) * 1000)
         check(response, 200)
         queries.append(len(captured))
+    rows_not_cached = []
+    for n in range(COLD_REQUESTS * 2):
+        presenters._fragments.clear()  # noqa: SLF001 - what a page of never-rendered rows costs
+        began = time.perf_counter()
+        check(client.get(base + TAB_QUERIES[n % len(TAB_QUERIES)]), 200)
+        rows_not_cached.append((time.perf_counter() - began) * 1000)
     cold = []
     for n in range(COLD_REQUESTS):
         gate_changed(org.pk)
         began = time.perf_counter()
-        client.get(base + TAB_QUERIES[n % len(TAB_QUERIES)])
+        check(client.get(base + TAB_QUERIES[n % len(TAB_QUERIES)]), 200)
         cold.append((time.perf_counter() - began) * 1000)
     return {
+        "load_average": f"{load} -> {loadavg()}",
         "warm": summary(warm, queries),
         "warm_cpu_of_this_process": summary(cpu),
+        "rows_not_cached": summary(rows_not_cached),
         "after_policy_change": summary(cold),
     }
 
 
-def bench_authorize(org, secret) -> dict:  # noqa: ANN001
+def session_cookie(user) -> str:  # noqa: ANN001
     from django.test import Client
 
+    client = Client()
+    client.force_login(user)
+    return f"sessionid={client.cookies['sessionid'].value}"
+
+
+def bench_tab_http(org, owner) -> dict:  # noqa: ANN001
     from organizations.gate import gate_changed
 
-    client = Client()
-    bodies = [
+    headers = {"Cookie": session_cookie(owner), "Host": "127.0.0.1"}
+    htmx = {**headers, "HX-Request": "true", "HX-Target": "providers-body"}
+    base = f"/orgs/{org.slug}/providers/?"
+
+    def run(count: int, request_headers: dict, before=None) -> list[float]:  # noqa: ANN001
+        timings = []
+        for n in range(count):
+            if before:
+                before()
+            status, elapsed = http_request(
+                "GET", base + TAB_QUERIES[n % len(TAB_QUERIES)], request_headers
+            )
+            if status != 200:
+                raise SystemExit(f"tab over HTTP: {status}")
+            timings.append(elapsed)
+        return timings
+
+    run(20, headers)
+    run(20, htmx)
+    result = {}
+    for name, count, request_headers, before in (
+        ("warm", TAB_REQUESTS, headers, None),
+        ("htmx_partial", TAB_REQUESTS // 2, htmx, None),
+        ("after_policy_change", COLD_REQUESTS, headers, lambda: gate_changed(org.pk)),
+    ):
+        load = loadavg()
+        timings = run(count, request_headers, before)
+        result[name] = {"load_average": f"{load} -> {loadavg()}", **summary(timings)}
+    return result
+
+
+def authorize_bodies() -> list[str]:
+    return [
         json.dumps({"user_email": f"dev{n % 50}@bench.test", "model": model})
         for n, model in enumerate(
             [
@@ -213,6 +316,32 @@ def bench_authorize(org, secret) -> dict:  # noqa: ANN001
             ]
         )
     ] + [json.dumps({"user_email": "stranger@else.test", "model": "openai/gpt-5"})]
+
+
+def bench_authorize_http(secret: str) -> dict:
+    headers = {
+        "Authorization": f"Bearer {secret}",
+        "Content-Type": "application/json",
+        "Host": "127.0.0.1",
+    }
+    bodies = authorize_bodies()
+    timings = []
+    for n in range(50 + AUTHORIZE_REQUESTS // 3):
+        status, elapsed = http_request("POST", "/api/v1/authorize", headers, bodies[n % 5])
+        if status not in (200, 402):
+            raise SystemExit(f"authorize over HTTP: {status}")
+        if n >= 50:
+            timings.append(elapsed)
+    return summary(timings)
+
+
+def bench_authorize(org, secret) -> dict:  # noqa: ANN001
+    from django.test import Client
+
+    from organizations.gate import gate_changed
+
+    client = Client()
+    bodies = authorize_bodies()
     headers = {"HTTP_AUTHORIZATION": f"Bearer {secret}"}
 
     cpu: list[float] = []
@@ -230,6 +359,7 @@ def bench_authorize(org, secret) -> dict:  # noqa: ANN001
     for n in range(50):
         call(n)
     cpu.clear()
+    load = loadavg()
     warm = [call(n) for n in range(AUTHORIZE_REQUESTS)]
     warm_cpu = list(cpu)
     cold = []
@@ -237,6 +367,7 @@ def bench_authorize(org, secret) -> dict:  # noqa: ANN001
         gate_changed(org.pk)
         cold.append(call(n))
     return {
+        "load_average": f"{load} -> {loadavg()}",
         "warm": summary(warm),
         "warm_cpu_of_this_process": summary(warm_cpu),
         "first_after_invalidation": summary(cold),
@@ -248,15 +379,24 @@ def main() -> None:
     from django.conf import settings
 
     org, owner, secret = build_world()
-    load_before = os.getloadavg()
     result = {
         "cache": settings.CACHES["default"]["BACKEND"].rsplit(".", 1)[1],
-        "load_average_before": [round(x, 2) for x in load_before],
-        "tab": bench_tab(org, owner),
-        "authorize": bench_authorize(org, secret),
-        "load_average_after": [round(x, 2) for x in os.getloadavg()],
         "cpus": os.cpu_count(),
+        "load_average_before": loadavg(),
     }
+    server = start_gunicorn()
+    try:
+        result["tab_over_http"] = bench_tab_http(org, owner)
+        load = loadavg()
+        result["authorize_over_http"] = {
+            "load_average": f"{load} -> {loadavg()}",
+            **bench_authorize_http(secret),
+        }
+    finally:
+        stop_gunicorn(server)
+    result["tab_in_process"] = bench_tab(org, owner)
+    result["authorize_in_process"] = bench_authorize(org, secret)
+    result["load_average_after"] = loadavg()
     print(json.dumps(result, indent=2))
 
 

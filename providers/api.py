@@ -1,8 +1,9 @@
 """GET /api/v1/models and POST /api/v1/authorize: what a gateway asks before each request.
 
 The router is mounted on the project's one NinjaAPI (usage.api) with that API's organization
-key authentication (the ingest keys): `request.auth.organization_id` is all these handlers need
-from it, so this module does not import usage. Answers come from the organization's cached gate
+key authentication: keys scoped to "gateway" or "both" (a key scoped to usage ingest only gets
+a 403). `request.auth.organization_id` is all these handlers need from it, so this module does
+not import usage. Answers come from the organization's cached gate
 snapshot (providers.selectors), replaced on every policy, membership, seat, plan or balance
 change.
 """
@@ -15,13 +16,13 @@ from .gateway import AuthorizeDecision, authorize, models_json
 router = Router(tags=["gateway"])
 
 EXAMPLE_AUTHORIZE = (
-    'curl -X POST {base}/api/v1/authorize -H "Authorization: Bearer $KILO_INGEST_KEY" \\\n'
+    'curl -X POST {base}/api/v1/authorize -H "Authorization: Bearer $KILO_API_KEY" \\\n'
     '  -H "Content-Type: application/json" \\\n'
     '  -d \'{"user_email": "dev@example.com", "model": "anthropic/claude-sonnet-4-5"}\'\n'
     '# => {"allowed": true, "reason": "allowed", "detail": "", ...}'
 )
 EXAMPLE_MODELS = (
-    'curl {base}/api/v1/models -H "Authorization: Bearer $KILO_INGEST_KEY"\n'
+    'curl {base}/api/v1/models -H "Authorization: Bearer $KILO_API_KEY"\n'
     '# => {"object": "list", "data": [{"id": "anthropic/claude-sonnet-4-5", '
     '"object": "model", "owned_by": "anthropic", ...}]}'
 )
@@ -104,12 +105,13 @@ class ErrorOut(Schema):
 
 @router.get(
     "/models",
-    response={200: ModelListOut, 401: ErrorOut},
+    response={200: ModelListOut, 401: ErrorOut, 403: ErrorOut},
     summary="List the models this organization may use",
     description=(
         "The organization's effective model list (its model policy and code-training opt-out "
         "applied) in the OpenAI-compatible list shape, with prices and data-policy facts as "
-        "extra fields. 401: missing, unknown or revoked key."
+        "extra fields. 401: missing, unknown or revoked key; 403: the key is scoped to usage "
+        "ingest only."
     ),
     openapi_extra={"x-example": EXAMPLE_MODELS},
 )
@@ -121,13 +123,14 @@ def list_models(request: HttpRequest):  # noqa: ANN201
 
 @router.post(
     "/authorize",
-    response={200: AuthorizeOut, 401: ErrorOut, 402: AuthorizeOut, 422: ErrorOut},
+    response={200: AuthorizeOut, 401: ErrorOut, 402: AuthorizeOut, 403: ErrorOut, 422: ErrorOut},
     summary="May this member use this model now?",
     description=(
         "Answers allow or deny with a machine-readable reason; call it before each request. "
         "200 with allowed=false: not a member, no seat, model or provider not allowed, or the "
         "provider trains on prompts while the organization opted out. 402: the organization's "
-        "credits are exhausted. 401: missing, unknown or revoked key. 422: malformed body."
+        "credits are exhausted. 401: missing, unknown or revoked key. 403: the key is scoped to "
+        "usage ingest only. 422: malformed body."
     ),
     openapi_extra={"x-example": EXAMPLE_AUTHORIZE},
 )

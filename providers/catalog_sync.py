@@ -222,7 +222,7 @@ def _apply(
         "models_removed": 0,
         "prices_changed": 0,
     }
-    provider_rows = _upsert_providers(providers, existing_providers, now, counts)
+    provider_rows, providers_updated = _upsert_providers(providers, existing_providers, now, counts)
     new_prices = _upsert_models(providers, provider_rows, existing_models, now, counts)
     gone = [existing_models[key].pk for key in removed]
     counts["models_removed"] = CatalogModel.objects.filter(pk__in=gone).update(removed_at=now)
@@ -231,11 +231,16 @@ def _apply(
         removed_at=now
     )
     ModelPrice.objects.bulk_create(new_prices, batch_size=2000)
-    changed = any(counts.values())
+    # A provider's facts (name, data policy, location) count as a change: the tab and the
+    # opt-out decisions show them, and they are cached per catalog version.
+    changed = any(counts.values()) or providers_updated > 0
     status = SyncStatus.APPLIED if changed else SyncStatus.UNCHANGED
     message = (
         "{providers_added} providers and {models_added} models added, {models_updated} updated, "
-        "{models_removed} removed, {prices_changed} price changes.".format(**counts)
+        "{models_removed} removed, {prices_changed} price changes, "
+        "{providers_updated} providers updated.".format(
+            **counts, providers_updated=providers_updated
+        )
         if changed
         else "The catalog already matches the source."
     )
@@ -248,7 +253,7 @@ def _apply(
             action="providers.catalog_synced",
             target=sync,
             target_label=f"Model catalog from {source}"[:255],
-            after=counts,
+            after={**counts, "providers_updated": providers_updated},
         )
         catalog_changed()
     return sync
@@ -256,7 +261,8 @@ def _apply(
 
 def _upsert_providers(
     providers: list[ProviderData], existing: dict[str, Provider], now: datetime, counts: dict
-) -> dict[str, Provider]:
+) -> tuple[dict[str, Provider], int]:
+    """The providers by slug, and how many existing ones changed."""
     to_update = []
     for data in providers:
         values = _provider_values(data)
@@ -272,7 +278,7 @@ def _upsert_providers(
             row.removed_at = None
             to_update.append(row)
     Provider.objects.bulk_update(to_update, [*PROVIDER_FIELDS, "removed_at"], batch_size=500)
-    return existing
+    return existing, len(to_update)
 
 
 def _upsert_models(

@@ -1,20 +1,19 @@
 """The Providers tab's listing: filter and sort the catalog, one page of rows with each model's
 facts, this organization's decision and its usage.
 
-Filtering and sorting run in SQL over the catalog (5k rows); the organization's decisions come
-from the cached gate snapshot (the same one /api/v1/authorize answers from), so the tab and the
-API cannot disagree. Provider-level facts (data policy, location) are matched in Python over the
-~150 providers, which works the same on PostgreSQL and SQLite.
+Filtering and sorting run over the in-memory catalog index (providers.catalog_index: built once
+per catalog version, no query per request); the organization's decisions come from the cached
+gate snapshot (the same one /api/v1/authorize answers from), so the tab and the API cannot
+disagree. Provider-level facts (data policy, location) are matched over the ~150 providers.
 """
 
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from django.db.models import F, Q, QuerySet
-
+from .catalog_index import catalog_index, matching
 from .catalog_sync import catalog_version
 from .filters import CatalogFilters
-from .models import CatalogModel, Provider
+from .models import Provider
 from .policy import OPT_OUT_REASONS, REASON_TEXT, Reason
 from .selectors import cached
 
@@ -23,7 +22,7 @@ UsageByModel = dict[str, tuple[int, int]]  # "provider/model" -> (requests, micr
 
 @dataclass
 class Row:
-    model: CatalogModel
+    pk: int
     key: str
     reason: Reason
     requests: int
@@ -72,12 +71,12 @@ def _load_providers() -> tuple[ProviderFacts, ...]:
     return tuple(ProviderFacts(*row[:5], tuple(row[5] or ())) for row in rows)
 
 
-def provider_facts() -> tuple[ProviderFacts, ...]:
+def provider_facts(catalog: str | None = None) -> tuple[ProviderFacts, ...]:
     """The ~150 providers' filterable facts, cached until the catalog changes."""
-    return cached(f"providers-provider-facts:{catalog_version()}", _load_providers)
+    return cached(f"providers-provider-facts:{catalog or catalog_version()}", _load_providers)
 
 
-def _provider_ids(filters: CatalogFilters) -> set[int] | None:
+def _provider_ids(filters: CatalogFilters, catalog: str) -> set[int] | None:
     checks: list[Callable[[ProviderFacts], bool]] = []
     for name, fact in (
         ("trains", "trains_on_prompts"),
@@ -93,46 +92,12 @@ def _provider_ids(filters: CatalogFilters) -> set[int] | None:
         checks.append(lambda p: filters.dc in p.datacenters)
     if not checks:
         return None
-    return {p.pk for p in provider_facts() if all(check(p) for check in checks)}
+    return {p.pk for p in provider_facts(catalog) if all(check(p) for check in checks)}
 
 
-def _queryset(filters: CatalogFilters) -> QuerySet:
-    qs = CatalogModel.objects.filter(removed_at__isnull=True)
-    provider_ids = _provider_ids(filters)
-    if provider_ids is not None:
-        qs = qs.filter(provider_id__in=provider_ids)
-    if filters.q:
-        for word in filters.q.split()[:5]:
-            qs = qs.filter(
-                Q(name__icontains=word)
-                | Q(model_id__icontains=word)
-                | Q(provider__name__icontains=word)
-                | Q(provider__slug__icontains=word)
-            )
-    for modality in filters.inputs:
-        qs = qs.filter(modality_tags__contains=f" in:{modality} ")
-    for modality in filters.outputs:
-        qs = qs.filter(modality_tags__contains=f" out:{modality} ")
-    if filters.min_context is not None:
-        qs = qs.filter(context_length__gte=filters.min_context)
-    if filters.max_input_price is not None:
-        qs = qs.filter(input_price__lte=filters.max_input_price)
-    if filters.max_output_price is not None:
-        qs = qs.filter(output_price__lte=filters.max_output_price)
-    if filters.open_weights:
-        qs = qs.filter(open_weights=filters.open_weights == "yes")
-    order = {
-        "price": [F("input_price").asc(nulls_last=True), F("output_price").asc(nulls_last=True)],
-        "-price": [F("input_price").desc(nulls_last=True)],
-        "context": [F("context_length").desc(nulls_last=True)],
-        "release": [F("release_date").desc(nulls_last=True)],
-    }.get(filters.sort, [])
-    return qs.order_by(*order, "provider__name", "name", "pk")
-
-
-def _countries() -> tuple[list[str], list[str]]:
+def _countries(catalog: str) -> tuple[list[str], list[str]]:
     hq, dc = set(), set()
-    for provider in provider_facts():
+    for provider in provider_facts(catalog):
         if provider.headquarters:
             hq.add(provider.headquarters)
         dc.update(provider.datacenters)
@@ -144,40 +109,35 @@ def catalog_listing(
     reasons: dict[str, str],
     usage: UsageByModel,
     page_size: int,
+    catalog: str | None = None,
+    allowed: frozenset[str] | None = None,
 ) -> Listing:
-    matching = list(_queryset(filters).values_list("pk", "provider__slug", "model_id"))
-    entries = [(pk, f"{slug}/{model_id}") for pk, slug, model_id in matching]
+    """`catalog` is the catalog version the reasons were computed from (a gate snapshot's) and
+    `allowed` the allowed keys among `reasons` (the snapshot's, computed once per snapshot)."""
+    catalog = catalog or catalog_version()
+    if allowed is None:
+        allowed = frozenset(k for k, r in reasons.items() if r == Reason.ALLOWED)
+    entries = matching(catalog_index(catalog), filters, _provider_ids(filters, catalog))
     if filters.status:
         want = filters.status == "allowed"
-        entries = [e for e in entries if (reasons.get(e[1]) == Reason.ALLOWED) == want]
-    if filters.sort in ("usage", "spend"):
+        entries = [e for e in entries if (e.key in allowed) == want]
+    if filters.sort in ("usage", "spend") and usage:
         index = 0 if filters.sort == "usage" else 1
-        entries.sort(key=lambda e: -usage.get(e[1], (0, 0))[index])  # stable: ties keep order
+        entries.sort(key=lambda e: -usage.get(e.key, (0, 0))[index])  # stable: ties keep order
     total = len(entries)
     pages = max(1, -(-total // page_size))
     page = min(filters.page, pages)
-    chosen = entries[(page - 1) * page_size : page * page_size]
-    models = (
-        CatalogModel.objects.select_related("provider")
-        .defer("modality_tags", "provider__policy_sources", "provider__datacenters")
-        .in_bulk([pk for pk, _ in chosen])
-    )
-    rows = [
-        Row(
-            model=models[pk],
-            key=key,
-            reason=Reason(reasons.get(key, Reason.NOT_IN_ALLOW_LIST)),
-            requests=usage.get(key, (0, 0))[0],
-            spend=usage.get(key, (0, 0))[1],
-        )
-        for pk, key in chosen
-    ]
-    countries, datacenters = _countries()
+    rows = []
+    for entry in entries[(page - 1) * page_size : page * page_size]:
+        requests, spend = usage.get(entry.key, (0, 0))
+        reason = reasons.get(entry.key, Reason.NOT_IN_ALLOW_LIST)
+        rows.append(Row(entry.pk, entry.key, Reason(reason), requests, spend))
+    countries, datacenters = _countries(catalog)
     return Listing(
         rows=rows,
-        keys=[key for _, key in entries],
+        keys=[e.key for e in entries],
         total=total,
-        allowed=sum(1 for _, key in entries if reasons.get(key) == Reason.ALLOWED),
+        allowed=sum(1 for e in entries if e.key in allowed),
         page=page,
         pages=pages,
         catalog_size=len(reasons),

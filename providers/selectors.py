@@ -11,6 +11,7 @@ from collections import OrderedDict
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
+from functools import cached_property
 
 from django.core.cache import cache
 from django.db.models import Case, IntegerField, Value, When
@@ -21,7 +22,7 @@ from organizations.models import Membership, Organization, Role
 from .catalog_source import PriceData
 from .catalog_sync import CATALOG_VERSION_KEY, catalog_version
 from .models import CatalogModel, CatalogSync, GatewayStanding, ModelPolicy, ModelPrice
-from .policy import Decision, ModelFacts, PolicyRules, Reason, Rule, effective
+from .policy import OPT_OUT_REASONS, Decision, ModelFacts, PolicyRules, Reason, Rule, effective
 
 SNAPSHOT_TIMEOUT = 3600
 _LOCAL_SIZE = 512
@@ -39,6 +40,16 @@ def _local_put(key: str, value: object) -> None:
     _local[key] = value
     while len(_local) > _LOCAL_SIZE:
         _local.popitem(last=False)
+
+
+def cached_local(key: str, build) -> object:  # noqa: ANN001
+    """Process-local only, for what is cheaper to rebuild than to unpickle from the shared
+    cache (or not picklable). `key` must carry the version tokens it depends on."""
+    value = _local_get(key)
+    if value is None:
+        value = build()
+        _local_put(key, value)
+    return value
 
 
 def cached(key: str, build) -> object:  # noqa: ANN001
@@ -77,6 +88,15 @@ def last_sync() -> CatalogSync | None:
 
 def last_applied_sync() -> CatalogSync | None:
     return CatalogSync.objects.exclude(status="refused").first()
+
+
+def last_syncs() -> tuple[CatalogSync | None, CatalogSync | None]:
+    """The last sync and the last one that was not refused: one query unless the last was
+    refused."""
+    last = last_sync()
+    if last is None or last.status != "refused":
+        return last, last
+    return last, last_applied_sync()
 
 
 # --- policy -------------------------------------------------------------------------------------
@@ -124,6 +144,29 @@ class Member:
 
 
 @dataclass(frozen=True)
+class PolicyForm:
+    """The policy as the tab's form shows it (one rule per line); no policy row = the default."""
+
+    allow_text: str = "*"
+    deny_text: str = ""
+    allow_new_models: bool = True
+    new_models_frozen_at: datetime | None = None
+    default_model: str = ""
+
+    @classmethod
+    def of(cls, policy: ModelPolicy | None) -> "PolicyForm":
+        if policy is None:
+            return cls()
+        return cls(
+            allow_text="".join(f"{entry['rule']}\n" for entry in policy.allow),
+            deny_text="".join(f"{entry['rule']}\n" for entry in policy.deny),
+            allow_new_models=policy.allow_new_models,
+            new_models_frozen_at=policy.new_models_frozen_at,
+            default_model=policy.default_model,
+        )
+
+
+@dataclass(frozen=True)
 class GateSnapshot:
     """Everything /api/v1/authorize and /api/v1/models need about one organization."""
 
@@ -133,6 +176,8 @@ class GateSnapshot:
     has_credit: bool
     default_model: str
     seats: int
+    catalog_version: str = ""  # the catalog version it was built from
+    policy_form: PolicyForm = PolicyForm()  # for the tab: the rules as written
 
     def decision(self, key: str) -> Decision | None:
         reason = self.reasons.get(key)
@@ -141,9 +186,19 @@ class GateSnapshot:
         reason = Reason(reason)
         return Decision(reason == Reason.ALLOWED, reason)
 
-    @property
-    def allowed_keys(self) -> list[str]:
-        return [key for key, reason in self.reasons.items() if reason == Reason.ALLOWED]
+    # Derived once per snapshot (a snapshot never changes; a change makes a new one). They are
+    # computed after the snapshot is shared, so they are never pickled into the cache.
+    @cached_property
+    def allowed_keys(self) -> tuple[str, ...]:
+        return tuple(key for key, reason in self.reasons.items() if reason == Reason.ALLOWED)
+
+    @cached_property
+    def allowed_set(self) -> frozenset[str]:
+        return frozenset(self.allowed_keys)
+
+    @cached_property
+    def excluded_by_opt_out(self) -> int:
+        return sum(1 for reason in self.reasons.values() if reason in OPT_OUT_REASONS)
 
 
 ROLE_RANK = Case(
@@ -180,6 +235,8 @@ def _build_snapshot(organization: Organization, catalog: str) -> GateSnapshot:
         has_credit=bool(standing and standing.has_credit),
         default_model=policy.default_model if policy and organization.is_enterprise else "",
         seats=organization.seat_count,
+        catalog_version=catalog,
+        policy_form=PolicyForm.of(policy),
     )
 
 
@@ -187,7 +244,7 @@ def gate_snapshot(organization_id: int) -> GateSnapshot | None:
     """The organization's snapshot, or None if it no longer exists."""
     versions = gate_versions(organization_id, CATALOG_VERSION_KEY)
     catalog = versions.get(CATALOG_VERSION_KEY) or catalog_version()
-    key = f"providers-gate:{organization_id}:{versions['organization']}:{catalog}"
+    key = f"providers-gate:v2:{organization_id}:{versions['organization']}:{catalog}"
 
     def build() -> GateSnapshot | None:
         organization = Organization.objects.filter(pk=organization_id).first()

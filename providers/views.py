@@ -25,7 +25,7 @@ from . import selectors, services
 from .catalog_source import MODALITIES
 from .filters import FACTS, SORTS, STATUSES, CatalogFilters, parse_filters
 from .listing import UsageByModel, catalog_listing
-from .policy import OPT_OUT_REASONS, REASON_TEXT
+from .policy import REASON_TEXT
 from .presenters import present
 
 ModelUsage = Callable[..., UsageByModel]
@@ -63,23 +63,36 @@ def providers_tab(
     organization = access.organization
     filters = _filters(request, access)
     snapshot = selectors.gate_snapshot(organization.pk)
+    catalog = snapshot.catalog_version
+    # Only the usage (one grouped query over the model rollups) and what the filters pick are
+    # computed per request; the catalog index, the decisions and the rows' catalog cells are
+    # cached per catalog version and organization gate version.
     usage = model_usage(organization)
-    listing = catalog_listing(filters, snapshot.reasons, usage, settings.PROVIDERS_PAGE_SIZE)
-    policy = selectors.policy_for(organization) if organization.is_enterprise else None
-    excluded_by_opt_out = sum(1 for r in snapshot.reasons.values() if r in OPT_OUT_REASONS)
+    listing = catalog_listing(
+        filters,
+        snapshot.reasons,
+        usage,
+        settings.PROVIDERS_PAGE_SIZE,
+        catalog=catalog,
+        allowed=snapshot.allowed_set,
+    )
+    editable = _editable(access)
+    # An htmx request for the table gets only the table: no policy form, no summary.
+    partial = bool(request.htmx and request.htmx.target == "providers-body")
     default_decision = snapshot.decision(snapshot.default_model) if snapshot.default_model else None
+    last_sync, last_applied_sync = (None, None) if partial else selectors.last_syncs()
     context = {
         "access": access,
         "org": organization,
         "filters": filters,
         "listing": listing,
-        "rows": [present(row) for row in listing.rows],
+        "rows": present(listing.rows, catalog, editable=editable, org_slug=organization.slug),
         "back": filters.querystring(),
         "enable_url": reverse("providers_model_enable", args=[organization.slug]),
         "disable_url": reverse("providers_model_disable", args=[organization.slug]),
-        "policy": policy,
-        "editable": _editable(access),
-        "excluded_by_opt_out": excluded_by_opt_out,
+        "policy": snapshot.policy_form,
+        "editable": editable,
+        "excluded_by_opt_out": snapshot.excluded_by_opt_out,
         "effective_count": len(snapshot.allowed_keys),
         "default_decision": default_decision,
         "default_model": snapshot.default_model,
@@ -88,11 +101,11 @@ def providers_tab(
         "sorts": SORTS,
         "modalities": MODALITIES,
         "reason_text": REASON_TEXT,
-        "last_sync": selectors.last_sync(),
-        "last_applied_sync": selectors.last_applied_sync(),
+        "last_sync": last_sync,
+        "last_applied_sync": last_applied_sync,
         "active_tab": "providers",
     }
-    if request.htmx and request.htmx.target == "providers-body":
+    if partial:
         return render(request, "providers/_providers_body.html", context)
     return render(request, "providers/providers_tab.html", context)
 
@@ -120,7 +133,14 @@ def providers_policy(request: HttpRequest, access: OrgAccess) -> HttpResponse:
 def _bulk_target(request: HttpRequest, access: OrgAccess, data) -> tuple[CatalogFilters, list]:  # noqa: ANN001
     filters = parse_filters(data)
     snapshot = selectors.gate_snapshot(access.organization.pk)
-    listing = catalog_listing(filters, snapshot.reasons, {}, page_size=1)
+    listing = catalog_listing(
+        filters,
+        snapshot.reasons,
+        {},
+        1,
+        catalog=snapshot.catalog_version,
+        allowed=snapshot.allowed_set,
+    )
     return filters, listing.keys
 
 

@@ -11,12 +11,14 @@ from django.conf import settings
 from django.core.exceptions import RequestDataTooBig
 from django.http import HttpRequest
 from ninja import Field, NinjaAPI, Schema, Status
+from ninja.errors import HttpError
 from ninja.security import HttpBearer
 
 from providers.api import router as gateway_router
 
 from . import ratelimit, selectors
 from .ingest import MalformedBody, TooManyEvents, ingest_events, parse_body
+from .models import KeyScope
 from .services import ingest_key_mark_used
 
 api = NinjaAPI(
@@ -24,7 +26,8 @@ api = NinjaAPI(
     version="1",
     description=(
         "Send your team's AI usage to the Kilo Teams dashboard, and ask which models a member "
-        "may use. Every call authenticates with an organization API key (an ingest key)."
+        "may use. Every call authenticates with an organization API key, scoped at creation to "
+        "usage ingest, the gateway (models and authorize), or both."
     ),
     urls_namespace="api",
     docs_url=None,  # our own docs page (usage.views.api_docs), free of any CDN
@@ -32,8 +35,31 @@ api = NinjaAPI(
 
 
 class IngestKeyAuth(HttpBearer):
+    """An organization API key that may call this API's `scope` ("ingest" or "gateway").
+
+    Unknown or revoked: 401. Known but scoped to the other API: 403 with a sentence saying
+    so (telling its owner which key to make is worth more than hiding that the key exists)."""
+
+    API_NAMES = {KeyScope.INGEST: "usage ingest", KeyScope.GATEWAY: "gateway"}
+
+    def __init__(self, scope: str) -> None:
+        super().__init__()
+        self.scope = scope
+
     def authenticate(self, request: HttpRequest, token: str):  # noqa: ANN201
-        return selectors.ingest_key_for_secret(token)
+        key = selectors.ingest_key_for_secret(token)
+        if key is not None and not key.allows(self.scope):
+            raise HttpError(
+                403,
+                f"This key may not call the {self.API_NAMES[self.scope]} API: it was created "
+                f"for “{key.get_scope_display()}”. An owner or admin can create a key for "
+                f"{self.API_NAMES[self.scope]} (or both) on the Organization tab.",
+            )
+        if key is not None and self.scope == KeyScope.GATEWAY:
+            # The ingest endpoint marks its key after a stored batch; the gateway's answers
+            # are reads, so a known key is "used" once it authenticates (one UPDATE a minute).
+            ingest_key_mark_used(key)
+        return key
 
 
 class UsageEventIn(Schema):
@@ -102,12 +128,20 @@ REQUEST_BODY = {
 
 @api.post(
     "/usage/events",
-    auth=IngestKeyAuth(),
-    response={200: IngestResultOut, 400: ErrorOut, 401: ErrorOut, 413: ErrorOut, 429: ErrorOut},
+    auth=IngestKeyAuth(KeyScope.INGEST),
+    response={
+        200: IngestResultOut,
+        400: ErrorOut,
+        401: ErrorOut,
+        403: ErrorOut,
+        413: ErrorOut,
+        429: ErrorOut,
+    },
     summary="Send usage events",
     description=(
         "Valid events are stored even when others in the batch are rejected; each rejection "
         "names its index and reason. 400: malformed JSON; 401: missing, unknown or revoked key; "
+        "403: the key is scoped to the gateway API only; "
         "413: body or batch too large; 429: the key's rate limit (see Retry-After)."
     ),
     openapi_extra={"requestBody": REQUEST_BODY},
@@ -142,5 +176,6 @@ def post_usage_events(request: HttpRequest):  # noqa: ANN201
     return Status(200, result.as_dict())
 
 
-# GET /models and POST /authorize (the providers app) use the same organization keys.
-api.add_router("", gateway_router, auth=IngestKeyAuth())
+# GET /models and POST /authorize (the providers app) take the same organization keys, those
+# scoped to the gateway (or both).
+api.add_router("", gateway_router, auth=IngestKeyAuth(KeyScope.GATEWAY))

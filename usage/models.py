@@ -10,8 +10,18 @@ from django.conf import settings
 from django.db import models
 
 
+class KeyScope(models.TextChoices):
+    """Which APIs a key may call. Keys made before scopes existed are "both"."""
+
+    BOTH = "both", "Usage ingest and gateway"
+    INGEST = "ingest", "Usage ingest only"
+    GATEWAY = "gateway", "Gateway only"
+
+
 class IngestKey(models.Model):
-    """An organization's API key for POST /api/v1/usage/events. Only its SHA-256 is stored."""
+    """An organization's API key: POST /api/v1/usage/events (scope "ingest") and/or
+    GET /api/v1/models and POST /api/v1/authorize (scope "gateway"). Only its SHA-256 is
+    stored."""
 
     public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     organization = models.ForeignKey(
@@ -20,6 +30,7 @@ class IngestKey(models.Model):
     name = models.CharField(max_length=100)
     prefix = models.CharField(max_length=16, help_text="The first characters, to recognise it.")
     key_hash = models.CharField(max_length=64, unique=True)
+    scope = models.CharField(max_length=7, choices=KeyScope.choices, default=KeyScope.BOTH)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )
@@ -37,6 +48,10 @@ class IngestKey(models.Model):
     @property
     def is_active(self) -> bool:
         return self.revoked_at is None
+
+    def allows(self, scope: str) -> bool:
+        """May this key call the APIs of `scope` ("ingest" or "gateway")?"""
+        return self.scope in (KeyScope.BOTH, scope)
 
 
 class EventStatus(models.TextChoices):

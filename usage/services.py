@@ -12,7 +12,7 @@ from organizations.models import Organization
 from organizations.permissions import Capability, role_can
 from organizations.selectors import membership_role
 
-from .models import IngestKey
+from .models import IngestKey, KeyScope
 
 KEY_PREFIX = "kilo_ik_"
 
@@ -34,9 +34,12 @@ def _require_key_manager(actor: Actor, organization: Organization) -> None:
 
 @transaction.atomic
 def ingest_key_create(
-    *, actor: Actor, organization: Organization, name: str
+    *, actor: Actor, organization: Organization, name: str, scope: str = KeyScope.BOTH
 ) -> tuple[IngestKey, str]:
-    """Create a key; returns it with its secret, which is shown once and never stored."""
+    """Create a key; returns it with its secret, which is shown once and never stored.
+    `scope`: which APIs it may call (KeyScope); ValueError for anything else."""
+    if scope not in KeyScope.values:
+        raise ValueError(f"Unknown key scope {scope!r}.")
     _require_key_manager(actor, organization)
     secret = KEY_PREFIX + secrets.token_urlsafe(32)
     key = IngestKey.objects.create(
@@ -44,6 +47,7 @@ def ingest_key_create(
         name=name.strip()[:100] or "Ingest key",
         prefix=secret[:14],
         key_hash=hash_key(secret),
+        scope=scope,
         created_by=actor.user,
     )
     audit_record(
@@ -52,7 +56,7 @@ def ingest_key_create(
         organization=organization,
         target=key,
         target_label=key.name,
-        after={"name": key.name, "prefix": key.prefix},
+        after={"name": key.name, "prefix": key.prefix, "scope": key.scope},
     )
     return key, secret
 

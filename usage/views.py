@@ -22,6 +22,7 @@ from . import charts, selectors, services, tables
 from .api import api
 from .export import csv_rows, organization_csv_rows
 from .filters import RANGES, parse_filters
+from .models import KeyScope
 
 
 def _filters(request: HttpRequest, access: OrgAccess, **overrides: str):  # noqa: ANN202
@@ -225,6 +226,7 @@ def ingest_keys(request: HttpRequest, access: OrgAccess) -> HttpResponse:
         "org": access.organization,
         "access": access,
         "keys": selectors.ingest_keys(access.organization),
+        "scopes": KeyScope.choices,
         "active_tab": "organization",
     }
     if request.htmx:
@@ -236,11 +238,15 @@ def ingest_keys(request: HttpRequest, access: OrgAccess) -> HttpResponse:
 @org_view(Capability.MANAGE_INGEST_KEYS)
 def ingest_key_create(request: HttpRequest, access: OrgAccess) -> HttpResponse:
     name = (request.POST.get("name") or "").strip()
+    scope = request.POST.get("scope") or KeyScope.BOTH
     if not name:
         messages.error(request, "Give the key a name, e.g. the gateway that will use it.")
         return redirect("usage_ingest_keys", org_slug=access.organization.slug)
+    if scope not in KeyScope.values:
+        messages.error(request, "Choose what the key may call: usage ingest, gateway, or both.")
+        return redirect("usage_ingest_keys", org_slug=access.organization.slug)
     key, secret = services.ingest_key_create(
-        actor=Actor.from_request(request), organization=access.organization, name=name
+        actor=Actor.from_request(request), organization=access.organization, name=name, scope=scope
     )
     # The secret is rendered once, in this response, and never stored.
     return render(

@@ -248,3 +248,30 @@ def test_the_usage_tab_flags_a_model_the_policy_does_not_allow(enterprise, owner
     html = client_for(owner).get("/orgs/acme/usage/").content.decode()
     row = re.search(r"<tr[^>]*><th scope=\"row\">deepseek-chat.*?</tr>", html, re.S).group(0)
     assert "Not allowed by policy" in row
+
+
+def _only_anthropic_allowed(organization) -> dict:
+    ModelPolicy.objects.create(
+        organization=organization, allow=[{"rule": "anthropic/*", "added_at": None}]
+    )
+    return catalog()["anthropic"]["models"]
+
+
+def test_sort_by_context_puts_the_longest_first_and_ties_in_name_order(enterprise, owner):
+    models = _only_anthropic_allowed(enterprise)
+    expected = [
+        f"anthropic/{model_id}"
+        for model_id, m in sorted(
+            models.items(), key=lambda item: (-item[1]["limit"]["context"], item[1]["name"])
+        )
+    ]
+    assert len(expected) < 50  # one page
+    assert row_keys(tab(owner, "sort=context&status=allowed")) == expected
+
+
+def test_sort_by_release_puts_the_newest_first(enterprise, owner):
+    models = _only_anthropic_allowed(enterprise)
+    dates = {f"anthropic/{model_id}": m["release_date"] for model_id, m in models.items()}
+    keys = row_keys(tab(owner, "sort=release&status=allowed"))
+    assert sorted(keys) == sorted(dates)
+    assert [dates[k] for k in keys] == sorted(dates.values(), reverse=True)
