@@ -80,6 +80,14 @@ SELECT %(org)s,
        CASE WHEN g %% 47 = 0 THEN 'error' ELSE 'success' END, ''
 FROM generate_series(%(first)s::bigint, %(last)s::bigint) AS g
 """
+# The de-duplication keys the API would have stored for the same events (worst case: every
+# event came in through the API), so the key table grows with the events as in production.
+INSERT_KEYS = """
+INSERT INTO usage_ingestedrequest (organization_id, request_id, occurred_at)
+SELECT %(org)s, %(prefix)s || g,
+       %(start)s::timestamptz + ((g - 1)::float8 / %(total)s) * %(span)s::interval
+FROM generate_series(%(first)s::bigint, %(last)s::bigint) AS g
+"""
 
 
 def generate(
@@ -89,23 +97,22 @@ def generate(
     with connection.cursor() as cursor:
         for first in range(1, total + 1, CHUNK):
             last = min(first + CHUNK - 1, total)
-            cursor.execute(
-                INSERT,
-                {
-                    "org": org_id,
-                    "start": start,
-                    "total": total,
-                    "span": span,
-                    "prefix": prefix,
-                    "users": users,
-                    "members": len(users),
-                    "pairs": len(users) * len(models),
-                    "models": [m for _, m in models],
-                    "providers": [p for p, _ in models],
-                    "first": first,
-                    "last": last,
-                },
-            )
+            params = {
+                "org": org_id,
+                "start": start,
+                "total": total,
+                "span": span,
+                "prefix": prefix,
+                "users": users,
+                "members": len(users),
+                "pairs": len(users) * len(models),
+                "models": [m for _, m in models],
+                "providers": [p for p, _ in models],
+                "first": first,
+                "last": last,
+            }
+            cursor.execute(INSERT, params)
+            cursor.execute(INSERT_KEYS, params)
             if total >= CHUNK:
                 print(f"  generated {last:,}/{total:,}", flush=True)
 

@@ -43,9 +43,10 @@ def service_modules() -> list[Path]:
     found = []
     for path in sorted(ROOT.glob("*/*.py")) + sorted(ROOT.glob("*/services/*.py")):
         parts = path.relative_to(ROOT).parts
+        is_services_package = parts[1:] == ("services", "__init__.py")  # e.g. sso/services/
         if (
             parts[0] in skip
-            or path.stem in NOT_ANALYSED
+            or (path.stem in NOT_ANALYSED and not is_services_package)
             or not (ROOT / parts[0] / "apps.py").exists()
         ):
             continue
