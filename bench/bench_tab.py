@@ -134,10 +134,11 @@ def timed_rollup(label: str, result: dict) -> None:
 def ensure_events(slug: str, total: int) -> tuple:
     org, users, _ = bench_org(slug, MEMBERS)
     have = UsageEvent.objects.filter(organization_id=org.pk).count()
-    if have < total:
+    if have < total:  # only what is missing, spread over the same 90 days
         end = timezone.now() - timedelta(minutes=1)
-        print(f"{slug}: generating {total:,} events", flush=True)
-        generate(org.pk, users, total, end - timedelta(days=DAYS), timedelta(days=DAYS), f"{slug}-")
+        print(f"{slug}: generating {total - have:,} events ({have:,} there)", flush=True)
+        span = timedelta(days=DAYS)
+        generate(org.pk, users, total - have, end - span, span, f"{slug}-{have}-")
     return org, User.objects.get(pk=users[0]), users
 
 
