@@ -33,6 +33,7 @@ from .models import HOURS, RollupState, hour_column
 
 CHUNK_EVENTS = 250_000
 RUN_SECONDS = 60.0
+VERSION_EVERY_SECONDS = 5.0
 BATCH = "usage_rollup_batch"
 LATENCY_BATCH = "usage_rollup_latency"
 ROWS = "usage_rollup_rows"
@@ -94,6 +95,7 @@ class RollupReport:
     chunks: int = 0
     days: int = 0  # distinct organization x local day buckets touched
     last_event_id: int = 0
+    organizations: tuple[int, ...] = ()  # whose rollups the chunk changed
 
 
 def _postgres() -> bool:
@@ -332,11 +334,41 @@ def rollup_version(organization_id: int) -> str:
     return version
 
 
-def _bump_versions(organization_ids: list[int]) -> None:
-    cache.set_many(
-        {rollup_version_key(org_id): uuid.uuid4().hex for org_id in organization_ids},
-        timeout=None,
-    )
+def _bump_versions(organization_ids: list[int] | set[int]) -> None:
+    if organization_ids:
+        cache.set_many(
+            {rollup_version_key(org_id): uuid.uuid4().hex for org_id in organization_ids},
+            timeout=None,
+        )
+
+
+class _VersionBumps:
+    """Changes an organization's rollup version after a chunk commits, at most every
+    VERSION_EVERY_SECONDS within a run, and always at the run's end.
+
+    Under continuous ingestion a run merges chunk after chunk, a fraction of a second apart;
+    changing the version each time would make every page view a fresh build. Pages may lag the
+    rollups by up to VERSION_EVERY_SECONDS during a run and never after it.
+    """
+
+    def __init__(self) -> None:
+        self.bumped_at: dict[int, float] = {}
+        self.pending: set[int] = set()
+
+    def chunk_committed(self, organization_ids: list[int]) -> None:
+        now = time.monotonic()
+        due = {
+            org_id
+            for org_id in organization_ids
+            if now - self.bumped_at.get(org_id, -VERSION_EVERY_SECONDS) >= VERSION_EVERY_SECONDS
+        }
+        _bump_versions(due)
+        self.bumped_at.update(dict.fromkeys(due, now))
+        self.pending = (self.pending | set(organization_ids)) - due
+
+    def run_ended(self) -> None:
+        _bump_versions(self.pending)
+        self.pending = set()
 
 
 def _rollup_chunk(chunk_events: int) -> RollupReport | None:
@@ -372,9 +404,14 @@ def _rollup_chunk(chunk_events: int) -> RollupReport | None:
         state.last_event_id = high
         state.updated_at = timezone.now()
         state.save(update_fields=["last_event_id", "updated_at"])
-    # After the commit: a page built from here on sees the merged rows under the new version.
-    _bump_versions(organizations)
-    return RollupReport(claimed=True, events=events, chunks=1, days=days, last_event_id=high)
+    return RollupReport(
+        claimed=True,
+        events=events,
+        chunks=1,
+        days=days,
+        last_event_id=high,
+        organizations=tuple(organizations),
+    )
 
 
 def rollup_run(
@@ -388,6 +425,7 @@ def rollup_run(
     began = time.monotonic()
     events = chunks = days = 0
     last_event_id = 0
+    versions = _VersionBumps()
     while True:
         budget = min(chunk_events, max_events - events) if max_events else chunk_events
         report = _rollup_chunk(max(budget, 1))
@@ -398,11 +436,14 @@ def rollup_run(
         last_event_id = report.last_event_id
         if not report.chunks:
             break
+        # After the commit: a page built from here on sees the merged rows under a new version.
+        versions.chunk_committed(list(report.organizations))
         events += report.events
         chunks += 1
         days += report.days
         if events >= max_events or time.monotonic() - began >= max_seconds:
             break
+    versions.run_ended()
     return RollupReport(
         claimed=True,
         events=events,

@@ -350,3 +350,19 @@ def test_the_task_runs_the_rollup(org, member):
     _ingest(org, [make_event()])
     assert rollup_usage() == 1  # the task body, in-process: one event merged
     assert DailyRollup.objects.count() == 1
+
+
+def test_page_versions_change_at_most_every_few_seconds_within_a_run_and_at_its_end(
+    org, member, monkeypatch
+):
+    """Three chunks in one run (well within VERSION_EVERY_SECONDS): the version changes after
+    the first chunk and once more when the run ends, not after every chunk."""
+    bumps = []
+    real = rollup._bump_versions
+    monkeypatch.setattr(rollup, "_bump_versions", lambda ids: bumps.append(set(ids)) or real(ids))
+    before = rollup.rollup_version(org.pk)
+    _ingest(org, [make_event() for _ in range(9)])
+    report = rollup_run(chunk_events=4)
+    assert report.chunks == 3
+    assert [b for b in bumps if b] == [{org.pk}, {org.pk}]
+    assert rollup.rollup_version(org.pk) != before  # fresh once the run is over
