@@ -125,11 +125,12 @@ def weekly_pattern(page: UsagePage, time_zone: str) -> str:
             f"Weekly pattern ({time_zone})",
             f"Hour of day ({time_zone})",
             "Day of week",
-            yaxis={"autorange": "reversed", "title": {"text": "Day of week"}},
+            yaxis={"autorange": "reversed", "title": {"text": "Day of week"}, "automargin": True},
             # Every third hour, upright: 24 rotated labels crowd a phone's width.
             xaxis={
                 "title": {"text": f"Hour of day ({time_zone})"},
                 "tickvals": hours[::3],
+                "ticktext": [hour[:2] for hour in hours[::3]],  # "00" .. "21": fits a phone
                 "tickangle": 0,
                 "automargin": True,
             },
@@ -253,19 +254,18 @@ def members_top(page: UsagePage) -> str:
                 yaxis="y2",
             ),
         ],
+        # One above the other, each the full width: side by side, the second chart's names
+        # ran over the first chart's bars on a phone.
         _layout(
             "Top members by requests and by spend",
             "Requests (count)",
             "Member",
-            xaxis=_axis("Requests (count)", domain=[0, 0.4]),
-            xaxis2={
-                "title": {"text": "Spend (USD)"},
-                "tickprefix": "$",
-                "domain": [0.62, 1],
-                "anchor": "y2",
-                **GRID,
-            },
-            yaxis2={"anchor": "x2", "automargin": True},
+            height=560,
+            showlegend=False,  # each chart's axis title says what its bars are
+            xaxis=_axis("Requests (count)", anchor="y"),
+            yaxis=_axis("Member", domain=[0.6, 1], anchor="x"),
+            xaxis2=_axis("Spend (USD)", tickprefix="$", anchor="y2"),
+            yaxis2=_axis("Member", domain=[0, 0.4], anchor="x2"),
         ),
     )
 
