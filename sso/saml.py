@@ -192,6 +192,7 @@ def sp_endpoints(request: HttpRequest, connection: Connection) -> dict[str, str]
         "acs_url": request.build_absolute_uri(reverse("saml_acs", kwargs=slug)),
         "entity_id": metadata,  # allauth's SP entity id is the metadata URL
         "metadata_url": metadata,
+        "slo_url": request.build_absolute_uri(reverse("saml_sls", kwargs=slug)),
     }
 
 
