@@ -51,7 +51,9 @@ def test_the_confirmation_page_explains_the_effect_and_changes_nothing(enterpris
     assert "Replace our signing certificate for Lovelace SAML?" in page
     assert sha256_fingerprint(connection.saml_sp_x509cert) in page
     assert "Your IdP must be given the new SP metadata" in page
-    assert "every sign-in request we send to Lovelace SAML is signed with the new key" in page
+    assert (
+        "every sign-in (and single logout) request we send to Lovelace SAML is signed with" in page
+    )
     assert "people who are signed in stay signed in" in page
     assert f"http://localhost/accounts/saml/{SAML_PROVIDER_ID}/metadata/" in page
     connection.refresh_from_db()
