@@ -202,9 +202,9 @@ def sso_saml_sp_certificate_replace(
         else:
             messages.success(
                 request,
-                f"{connection.name} has a new signing certificate (SHA-256 "
-                f"{saml.fingerprint(connection.saml_sp_x509cert)}). Give your IdP our SP "
-                "metadata again, then test the connection.",
+                f"{connection.name} has a new signing certificate (…"
+                f"{_certificate_tails(connection)['sp']}). Give your IdP our SP metadata again, "
+                "then test the connection.",
             )
         return _tab(access)
     certificate = connection.saml_sp_x509cert

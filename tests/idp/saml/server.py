@@ -201,9 +201,9 @@ def make_app(config: dict, base: str):  # noqa: ANN201 - a WSGI application
         # The SP's record is replaced, as an IdP console's "update metadata" does: pysaml2 would
         # otherwise keep answering with the first document it was given for that entity.
         entity_ids = set(re.findall(r'entityID="([^"]+)"', xml))
-        for key, known in list(idp.metadata.metadatas.items()):
+        for key, known in list(idp.metadata.metadata.items()):
             if entity_ids & set(known.keys()):
-                del idp.metadata.metadatas[key]
+                del idp.metadata.metadata[key]
         idp.metadata.load("inline", xml)
         return "204 No Content", [], b""
 
@@ -259,7 +259,7 @@ def make_app(config: dict, base: str):  # noqa: ANN201 - a WSGI application
         _, destination = idp.pick_binding(
             "single_logout_service", [BINDING_HTTP_REDIRECT], "spsso", entity_id=sp
         )
-        request = idp.create_logout_request(
+        _, request = idp.create_logout_request(  # (its id, the request)
             destination,
             sp,
             name_id=NameID(format=NAMEID_FORMAT_EMAILADDRESS, text=form["email"][0]),
