@@ -22,7 +22,7 @@ from django.shortcuts import redirect, render
 from accounts.adapter import AccountAdapter as BaseAccountAdapter
 from organizations.models import Membership, Role
 
-from . import crypto, saml, selectors, services
+from . import crypto, saml, saml_logout, selectors, services
 from .allauth_providers import ConnectionOIDCProvider, ConnectionSAMLProvider, nonce_matches, refuse
 from .models import Connection, ConnectionApp, Protocol
 
@@ -32,14 +32,14 @@ OIDC = "openid_connect"
 SAML = "saml"
 
 
-def social_app_for(connection: Connection) -> SocialApp:
+def social_app_for(connection: Connection, *, at_logout_endpoint: bool = False) -> SocialApp:
     if connection.is_saml:
         app = ConnectionApp(
             provider=SAML,
             provider_id=connection.provider_id,
             name=connection.name,
             client_id=connection.provider_id,  # allauth's "organization slug" in the SAML URLs
-            settings=saml.app_settings(connection),
+            settings=saml.app_settings(connection, logout_endpoint=at_logout_endpoint),
         )
         app.provider_class = ConnectionSAMLProvider
         return app
@@ -76,7 +76,14 @@ def enforcement_refusal(email: str) -> str:
 
 
 class AccountAdapter(BaseAccountAdapter):
-    """accounts' adapter (what an invitation link proves) plus SSO enforcement."""
+    """accounts' adapter (what an invitation link proves) plus SSO enforcement and SAML single
+    logout (sso.saml_logout)."""
+
+    def get_logout_redirect_url(self, request: HttpRequest) -> str:
+        # allauth's logout view asks before it ends the session: a SAML sign-in is signed out
+        # at its IdP too, when the IdP has a single logout service.
+        url = saml_logout.idp_logout_url(request, social_app_for)
+        return url or super().get_logout_redirect_url(request)
 
     def pre_authenticate(self, request: HttpRequest, **credentials: object) -> None:
         refusal = enforcement_refusal(str(credentials.get("email") or ""))
@@ -100,7 +107,10 @@ class SocialAccountAdapter(DefaultSocialAccountAdapter):
         else:
             found = selectors.connection_by_provider_id(provider)
             connections = [found] if found else []
-        apps = [social_app_for(c) for c in connections]
+        # allauth's single logout endpoint gets apps that accept signed logout messages only.
+        match = getattr(request, "resolver_match", None)
+        at_sls = getattr(match, "url_name", "") == "saml_sls"
+        apps = [social_app_for(c, at_logout_endpoint=at_sls) for c in connections]
         return [app for app in apps if client_id is None or app.client_id == client_id]
 
     def get_provider(self, request: HttpRequest, provider, client_id=None):  # noqa: ANN001, ANN201
@@ -188,6 +198,8 @@ class SocialAccountAdapter(DefaultSocialAccountAdapter):
             )
         request.session["sso_connection"] = connection.public_id.hex
         request.session["sso_groups"] = identity.get("groups") or []
+        if connection.is_saml:
+            saml_logout.remember_for_session(request)
 
 
 def _identity(connection: Connection, sociallogin: SocialLogin) -> dict:

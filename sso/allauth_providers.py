@@ -7,7 +7,8 @@
 - SAML: python3-saml (strict) checks signature, issuer, audience, destination and validity
   window, and allauth accepts only a response to a request this browser session made (its
   InResponseTo state is used once). On top of that each assertion id is accepted once, across
-  sessions and processes, for as long as the assertion could still be valid (sso.saml).
+  sessions and processes, for as long as the assertion could still be valid (sso.saml). What a
+  later single logout needs from the response is noted (sso.saml_logout).
 """
 
 import hmac
@@ -20,7 +21,7 @@ from allauth.socialaccount.providers.openid_connect.provider import OpenIDConnec
 from allauth.socialaccount.providers.saml.provider import SAMLProvider
 from django.http import HttpRequest
 
-from . import saml
+from . import saml, saml_logout
 
 NONCE_STATE_KEY = "oidc_nonce"
 
@@ -60,4 +61,5 @@ class ConnectionSAMLProvider(SAMLProvider):
             response.get_last_assertion_not_on_or_after(),
         ):
             raise refuse(request, self, "replayed assertion (its id was already used)")
+        saml_logout.note_login(request, self.app.provider_id, response)
         return super().sociallogin_from_response(request, response)

@@ -40,6 +40,8 @@ class Connection(models.Model):
     saml_entity_id = models.CharField(max_length=500, blank=True)
     saml_sso_url = models.URLField(max_length=500, blank=True)
     saml_x509cert = models.TextField(blank=True)
+    # The IdP's single logout service (HTTP-Redirect), blank when it has none (sso.saml_logout).
+    saml_slo_url = models.URLField(max_length=500, blank=True)
     # Attribute names (blank: the usual names of Okta, Entra ID, Google, Shibboleth; sso.saml).
     saml_email_attribute = models.CharField(max_length=255, blank=True)
     saml_name_attribute = models.CharField(max_length=255, blank=True)

@@ -5,6 +5,7 @@ Nothing here writes to the database (sso.services.saml does); reading the IdP's 
 before any transaction.
 """
 
+import base64
 import hashlib
 import time
 from dataclasses import dataclass
@@ -59,6 +60,7 @@ class IdP:
     entity_id: str
     sso_url: str
     x509cert: str  # base64 DER, no PEM armour
+    slo_url: str = ""  # its single logout service (HTTP-Redirect), when it has one
 
 
 # --- reading the IdP ----------------------------------------------------------------------------
@@ -95,7 +97,13 @@ def idp_from_metadata_xml(xml: str) -> IdP:
     )
     if not cert:
         raise MetadataError("The metadata has no signing certificate.")
-    return IdP(entity_id=idp["entityId"], sso_url=sso_url, x509cert=certificate_body(cert))
+    slo_url = (idp.get("singleLogoutService") or {}).get("url") or ""
+    return IdP(
+        entity_id=idp["entityId"],
+        sso_url=sso_url,
+        x509cert=certificate_body(cert),
+        slo_url=slo_url,
+    )
 
 
 def certificate_body(text: str) -> str:
@@ -120,9 +128,11 @@ def fingerprint(cert_body: str) -> str:
     return ":".join(digest[i : i + 2] for i in range(0, len(digest), 2))
 
 
-def _der(cert_body: str) -> bytes:
-    import base64
+def certificate_expiry(cert_body: str) -> datetime:
+    return x509.load_der_x509_certificate(_der(cert_body)).not_valid_after_utc
 
+
+def _der(cert_body: str) -> bytes:
     return base64.b64decode(cert_body)
 
 
@@ -134,6 +144,7 @@ def saml_snapshot(connection: Connection) -> dict:
         "metadata_url": connection.saml_metadata_url,
         "entity_id": connection.saml_entity_id,
         "sso_url": connection.saml_sso_url,
+        "slo_url": connection.saml_slo_url,
         "certificate": fingerprint(connection.saml_x509cert) if connection.saml_x509cert else "",
         "attributes": {
             "email": connection.saml_email_attribute,
@@ -181,6 +192,7 @@ def sp_endpoints(request: HttpRequest, connection: Connection) -> dict[str, str]
         "acs_url": request.build_absolute_uri(reverse("saml_acs", kwargs=slug)),
         "entity_id": metadata,  # allauth's SP entity id is the metadata URL
         "metadata_url": metadata,
+        "slo_url": request.build_absolute_uri(reverse("saml_sls", kwargs=slug)),
     }
 
 
@@ -188,8 +200,11 @@ def _mapping(configured: str, defaults: list[str]) -> list[str]:
     return [configured] if configured else defaults
 
 
-def app_settings(connection: Connection) -> dict:
-    """allauth's SocialApp.settings for a SAML connection: strict, signed assertions only."""
+def app_settings(connection: Connection, *, logout_endpoint: bool = False) -> dict:
+    """allauth's SocialApp.settings for a SAML connection: strict, signed assertions only.
+
+    `logout_endpoint`: for allauth's single logout endpoint (sls), which then accepts signed
+    LogoutRequests and LogoutResponses only (sso.saml_logout)."""
     if connection.saml_metadata_url:
         idp = {
             "metadata_url": connection.saml_metadata_url,
@@ -203,6 +218,8 @@ def app_settings(connection: Connection) -> dict:
             "sso_url": connection.saml_sso_url,
             "x509cert": connection.saml_x509cert,
         }
+        if connection.saml_slo_url:
+            idp["slo_url"] = connection.saml_slo_url
     mapping = dict(SAMLProvider.default_attribute_mapping)
     mapping["email"] = _mapping(connection.saml_email_attribute, EMAIL_ATTRIBUTES)
     mapping["name"] = _mapping(connection.saml_name_attribute, NAME_ATTRIBUTES)
@@ -213,7 +230,9 @@ def app_settings(connection: Connection) -> dict:
     advanced = {
         "strict": True,  # issuer, audience, destination, recipient, validity window
         "want_assertion_signed": True,
-        "want_message_signed": False,  # many IdPs sign only the assertion
+        # Many IdPs sign only the assertion of a login response; logout messages come in a URL
+        # (HTTP-Redirect) and are signed there, or anyone could sign a browser out with a link.
+        "want_message_signed": logout_endpoint,
         "want_attribute_statement": False,  # an email NameID alone is enough
         "want_name_id": True,
         "reject_idp_initiated_sso": True,  # only answers to a request this browser made
@@ -222,6 +241,8 @@ def app_settings(connection: Connection) -> dict:
     if connection.saml_sp_private_key_encrypted:
         advanced |= {
             "authn_request_signed": True,
+            "logout_request_signed": True,
+            "logout_response_signed": True,
             "private_key": crypto.decrypt(connection.saml_sp_private_key_encrypted),
             "x509cert": connection.saml_sp_x509cert,
         }

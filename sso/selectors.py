@@ -15,6 +15,12 @@ def connections_of(organization: Organization) -> QuerySet[Connection]:
     return Connection.objects.filter(organization=organization)
 
 
+def only_tested_connection(connection: Connection) -> bool:
+    """The connection is its organization's only tested one: enforcement relies on it."""
+    others = connections_of(connection.organization).exclude(pk=connection.pk)
+    return connection.tested_at is not None and not others.exclude(tested_at=None).exists()
+
+
 def domains_of(organization: Organization) -> QuerySet[Domain]:
     return Domain.objects.filter(organization=organization)
 

@@ -17,6 +17,11 @@ org_scoped = [
         name="sso_saml_connection_edit",
     ),
     path(
+        "connections/<uuid:connection_id>/saml/sp-certificate/",
+        views.sso_saml_sp_certificate_replace,
+        name="sso_saml_sp_certificate_replace",
+    ),
+    path(
         "connections/<uuid:connection_id>/delete/",
         views.sso_connection_delete,
         name="sso_connection_delete",

@@ -14,9 +14,16 @@ from organizations.permissions import Capability
 
 from . import saml, selectors, services
 from .adapters import TEST_SESSION_KEY, WAITING_SESSION_KEY
-from .forms import ConnectionForm, DomainForm, EnforcementForm, SAMLConnectionForm, SSOEmailForm
+from .forms import (
+    ConnectionForm,
+    DomainForm,
+    EnforcementForm,
+    IdPSource,
+    SAMLConnectionForm,
+    SSOEmailForm,
+)
 from .models import Connection, Domain, Protocol
-from .services.saml import saml_connection_save
+from .services.saml import IdPDetailsError, saml_connection_save, saml_sp_certificate_replace
 
 
 def _tab(access: OrgAccess) -> HttpResponse:
@@ -114,35 +121,45 @@ def sso_connection_edit(
     )
 
 
+def _saml_connection(access: OrgAccess, public_id: object) -> Connection:
+    return get_object_or_404(
+        Connection, organization=access.organization, public_id=public_id, protocol=Protocol.SAML
+    )
+
+
+def _saml_initial(connection: Connection | None) -> dict:
+    """The form as the connection was saved: by its metadata URL, or by hand (pasted metadata
+    is kept as what was read from it, so it comes back as hand-entered details)."""
+    if connection is None:
+        return {"idp_source": IdPSource.METADATA_URL}
+    initial = {
+        "name": connection.name,
+        "email_attribute": connection.saml_email_attribute,
+        "name_attribute": connection.saml_name_attribute,
+        "groups_attribute": connection.saml_groups_attribute,
+    }
+    if connection.saml_metadata_url:
+        return initial | {
+            "idp_source": IdPSource.METADATA_URL,
+            "metadata_url": connection.saml_metadata_url,
+        }
+    return initial | {
+        "idp_source": IdPSource.MANUAL,
+        "entity_id": connection.saml_entity_id,
+        "sso_url": connection.saml_sso_url,
+        "x509cert": connection.saml_x509cert,
+        "slo_url": connection.saml_slo_url,
+    }
+
+
 @require_http_methods(["GET", "POST"])
 @org_view(Capability.MANAGE_SSO)
 def sso_saml_connection_edit(
     request: HttpRequest, access: OrgAccess, connection_id=None
 ) -> HttpResponse:  # noqa: ANN001
     _enterprise(access)
-    connection = None
-    initial: dict = {}
-    if connection_id:
-        connection = get_object_or_404(
-            Connection,
-            organization=access.organization,
-            public_id=connection_id,
-            protocol=Protocol.SAML,
-        )
-        initial = {
-            "name": connection.name,
-            "metadata_url": connection.saml_metadata_url,
-            "email_attribute": connection.saml_email_attribute,
-            "name_attribute": connection.saml_name_attribute,
-            "groups_attribute": connection.saml_groups_attribute,
-        }
-        if not connection.saml_metadata_url:
-            initial |= {
-                "entity_id": connection.saml_entity_id,
-                "sso_url": connection.saml_sso_url,
-                "x509cert": connection.saml_x509cert,
-            }
-    form = SAMLConnectionForm(request.POST or None, initial=initial)
+    connection = _saml_connection(access, connection_id) if connection_id else None
+    form = SAMLConnectionForm(request.POST or None, initial=_saml_initial(connection))
     if request.method == "POST" and form.is_valid():
         try:
             connection = saml_connection_save(
@@ -151,6 +168,8 @@ def sso_saml_connection_edit(
                 connection=connection,
                 **form.cleaned_data,
             )
+        except IdPDetailsError as error:
+            form.add_error(error.field or None, str(error))
         except services.SSOError as error:
             form.add_error(None, str(error))
         else:
@@ -160,6 +179,47 @@ def sso_saml_connection_edit(
         request,
         "sso/saml_connection_form.html",
         _context(access, form=form, connection=connection),
+    )
+
+
+@require_http_methods(["GET", "POST"])
+@org_view(Capability.MANAGE_SSO)
+def sso_saml_sp_certificate_replace(
+    request: HttpRequest, access: OrgAccess, connection_id
+) -> HttpResponse:  # noqa: ANN001
+    """Confirm, then give the connection a new SP key pair (sso.services.saml)."""
+    _enterprise(access)
+    connection = _saml_connection(access, connection_id)
+    if request.method == "POST":
+        try:
+            connection = saml_sp_certificate_replace(
+                actor=Actor.from_request(request),
+                organization=access.organization,
+                connection=connection,
+            )
+        except services.SSOError as error:
+            messages.error(request, str(error))
+        else:
+            messages.success(
+                request,
+                f"{connection.name} has a new signing certificate (…"
+                f"{_certificate_tails(connection)['sp']}). Give your IdP our SP metadata again, "
+                "then test the connection.",
+            )
+        return _tab(access)
+    certificate = connection.saml_sp_x509cert
+    return render(
+        request,
+        "sso/saml_sp_certificate_replace.html",
+        _context(
+            access,
+            connection=connection,
+            needs=saml.sp_endpoints(request, connection),
+            fingerprint=saml.fingerprint(certificate) if certificate else "",
+            expires=saml.certificate_expiry(certificate) if certificate else None,
+            only_tested_while_enforced=selectors.settings_of(access.organization).enforced
+            and selectors.only_tested_connection(connection),
+        ),
     )
 
 

@@ -27,7 +27,13 @@ from organizations.selectors import membership_role
 from .. import crypto, dns
 from ..models import Connection, Domain, DomainStatus, SeatRequest, Settings
 from ..saml import saml_snapshot
-from ..selectors import connections_of, email_domain, settings_of, verified_domain_names
+from ..selectors import (
+    connections_of,
+    email_domain,
+    only_tested_connection,
+    settings_of,
+    verified_domain_names,
+)
 
 DOMAIN_PROOF_DAYS = 7
 DOMAIN_RE = re.compile(r"^(?=.{4,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")
@@ -91,11 +97,6 @@ def discovery_check(issuer_url: str) -> dict:
     return document
 
 
-def _only_tested_connection(connection: Connection) -> bool:
-    others = connections_of(connection.organization).exclude(pk=connection.pk)
-    return connection.tested_at is not None and not others.exclude(tested_at=None).exists()
-
-
 def connection_save(
     *,
     actor: Actor,
@@ -126,7 +127,7 @@ def connection_save(
             issuer_url,
             client_id,
         ) or bool(client_secret)
-        if identity_changed and sso_settings.enforced and _only_tested_connection(connection):
+        if identity_changed and sso_settings.enforced and only_tested_connection(connection):
             raise SSOError(
                 "This is the only tested connection while SSO is enforced. Add and test another "
                 "connection, or turn enforcement off, before changing it."
@@ -154,7 +155,7 @@ def connection_save(
 def connection_delete(*, actor: Actor, organization: Organization, connection: Connection) -> None:
     _require(actor, organization, Capability.MANAGE_SSO)
     with transaction.atomic():
-        if settings_of(organization).enforced and _only_tested_connection(connection):
+        if settings_of(organization).enforced and only_tested_connection(connection):
             raise SSOError(
                 "SSO is enforced and this is its only tested connection: turn enforcement off "
                 "first, or nobody from your domains could sign in."

@@ -38,6 +38,21 @@ class SamlIdP:
     metadata_url: str
     sso_url: str
     keys: KeyPair
+    slo_url: str = ""
+
+    def log(self) -> dict:
+        """What the IdP saw of single logout (its /admin/log)."""
+        return requests.get(self.metadata_url.replace("/metadata", "/admin/log"), timeout=10).json()
+
+    def start_logout(self, sp_entity_id: str, email: str, *, signed: bool = True) -> str:
+        """IdP-initiated logout: the URL (our sls endpoint) the IdP sends the browser to."""
+        response = requests.post(
+            self.metadata_url.replace("/metadata", "/admin/logout"),
+            data={"sp": sp_entity_id, "email": email, "unsigned": "" if signed else "1"},
+            timeout=10,
+        )
+        assert response.status_code == 200, response.text[:500]
+        return response.json()["url"]
 
     def register_sp(self, *, xml: str = "", url: str = "") -> None:
         """What the IdP's administrator does with the values our SSO tab shows."""
@@ -91,7 +106,13 @@ def saml_idp(saml_idp_factory) -> SamlIdP:
 
 
 def add_saml_connection(
-    org, idp: SamlIdP, *, tested: bool = False, entity_id: str = "", cert_pem: str = ""
+    org,
+    idp: SamlIdP,
+    *,
+    tested: bool = False,
+    entity_id: str = "",
+    cert_pem: str = "",
+    slo_url: str = "",
 ) -> Connection:
     """A SAML connection entered by hand (entity id, SSO URL, certificate), as the form does."""
     from django.utils import timezone
@@ -105,6 +126,7 @@ def add_saml_connection(
         saml_entity_id=entity_id or idp.entity_id,
         saml_sso_url=idp.sso_url,
         saml_x509cert=saml.certificate_body(cert_pem or idp.keys.cert_pem),
+        saml_slo_url=slo_url,
         saml_sp_private_key_encrypted=crypto.encrypt(private_pem),
         saml_sp_x509cert=sp_cert,
         tested_at=timezone.now() if tested else None,

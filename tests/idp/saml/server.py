@@ -12,18 +12,31 @@ Config keys:
   lifetime_minutes      how long an assertion is valid (default 5)
   audience              a different audience than the SP's entity id (a misconfigured IdP)
   sign_alg              the signature algorithm (default RSA-SHA256)
+  want_authn_requests_signed
+                        refuse AuthnRequests (and LogoutRequests) not signed with the SP's
+                        certificate from its registered metadata (default false), as IdPs do
+                        once they are given the SP's signing certificate
 
 Endpoints, as a real IdP has them:
   GET  /metadata        the IdP's metadata
   GET  /sso/redirect    SAMLRequest (HTTP-Redirect binding): the login form
   POST /sso/login       the login form's answer: the signed response, POSTed to the SP's ACS by
                         an auto-submitting form (HTTP-POST binding)
+  GET  /slo/redirect    single logout (HTTP-Redirect): an SP's LogoutRequest, answered with a
+                        signed LogoutResponse sent to the SP's single logout service; or an SP's
+                        LogoutResponse to a logout the IdP started
   POST /admin/sp        register an SP by its metadata URL (`url`) or document (`xml`), what an
-                        IdP administrator does in the IdP's console
+                        IdP administrator does in the IdP's console; a new document for the same
+                        SP replaces the old one (e.g. after the SP's certificate changed)
+  POST /admin/logout    start an IdP-initiated logout of `email` at the SP `sp` (its entity id):
+                        answers {"url": ...}, the SP's single logout service with the signed
+                        LogoutRequest (`unsigned=1`: without the signature)
+  GET  /admin/log       what the IdP saw: {"logout_requests": [...], "logout_responses": [...]}
 """
 
 import html
 import json
+import re
 import sys
 from socketserver import ThreadingMixIn
 from urllib.parse import parse_qs
@@ -63,8 +76,10 @@ def build_idp(base: str, config: dict) -> Server:
                 "idp": {
                     "name": "Loopback test IdP",
                     "endpoints": {
-                        "single_sign_on_service": [(f"{base}/sso/redirect", BINDING_HTTP_REDIRECT)]
+                        "single_sign_on_service": [(f"{base}/sso/redirect", BINDING_HTTP_REDIRECT)],
+                        "single_logout_service": [(f"{base}/slo/redirect", BINDING_HTTP_REDIRECT)],
                     },
+                    "want_authn_requests_signed": config.get("want_authn_requests_signed", False),
                     "policy": {
                         "default": {
                             "lifetime": {"minutes": config.get("lifetime_minutes", 5)},
@@ -105,14 +120,19 @@ def page(body: str, status: str = "200 OK") -> tuple[str, list, bytes]:
     return status, [("Content-Type", "text/html; charset=utf-8")], document.encode()
 
 
-def login_form(saml_request: str, relay_state: str, sp: str, error: str = "") -> tuple:
+def login_form(message: dict, sp: str, error: str = "") -> tuple:
+    """The login form; it carries the SP's request (and its redirect signature) along."""
+    hidden = "".join(
+        f'<input type="hidden" name="{name}" value="{html.escape(value)}">'
+        for name, value in message.items()
+        if value is not None
+    )
     return page(
         f"<h1>Sign in to the test IdP</h1><p>for {html.escape(sp)}</p>"
         + (f'<p role="alert">{html.escape(error)}</p>' if error else "")
         + '<form method="post" action="/sso/login">'
-        f'<input type="hidden" name="SAMLRequest" value="{html.escape(saml_request)}">'
-        f'<input type="hidden" name="RelayState" value="{html.escape(relay_state)}">'
-        '<label>Username <input name="username" autocomplete="off"></label>'
+        + hidden
+        + '<label>Username <input name="username" autocomplete="off"></label>'
         '<label>Password <input name="password" type="password"></label>'
         '<button type="submit">Sign in</button></form>'
     )
@@ -123,29 +143,37 @@ def make_app(config: dict, base: str):  # noqa: ANN201 - a WSGI application
     accounts = config.get("accounts", {})
     broker = AuthnBroker()
     broker.add(authn_context_class_ref(PASSWORD), "")
+    log: dict[str, list] = {"logout_requests": [], "logout_responses": []}
 
-    def parse(saml_request: str):  # noqa: ANN202
-        return idp.parse_authn_request(saml_request, BINDING_HTTP_REDIRECT)
+    def message(fields: dict, kind: str = "SAMLRequest") -> dict:
+        """A redirect-binding message as sent: the message, RelayState and its signature."""
+        names = (kind, "RelayState", "SigAlg", "Signature")
+        return {name: fields[name][0] for name in names if name in fields}
+
+    def parse(fields: dict):  # noqa: ANN202
+        sent = message(fields)
+        return idp.parse_authn_request(
+            sent.get("SAMLRequest", ""),
+            BINDING_HTTP_REDIRECT,
+            relay_state=sent.get("RelayState"),
+            sigalg=sent.get("SigAlg"),
+            signature=sent.get("Signature"),
+        )
 
     def sso_redirect(query: dict) -> tuple:
-        saml_request = query.get("SAMLRequest", [""])[0]
-        relay_state = query.get("RelayState", [""])[0]
         try:
-            request = parse(saml_request)
+            request = parse(query)
             idp.response_args(request.message, [BINDING_HTTP_POST])
         except Exception as error:  # noqa: BLE001 - shown to the tester, as an IdP does
             return page(f"<p>Bad request: {html.escape(str(error))}</p>", "400 Bad Request")
-        return login_form(saml_request, relay_state, request.message.issuer.text)
+        return login_form(message(query), request.message.issuer.text)
 
     def sso_login(form: dict) -> tuple:
-        saml_request = form.get("SAMLRequest", [""])[0]
         relay_state = form.get("RelayState", [""])[0]
-        request = parse(saml_request)
+        request = parse(form)
         account = accounts.get(form.get("username", [""])[0])
         if account is None:
-            return login_form(
-                saml_request, relay_state, request.message.issuer.text, "Unknown user"
-            )
+            return login_form(message(form), request.message.issuer.text, "Unknown user")
         args = idp.response_args(request.message, [BINDING_HTTP_POST])
         if config.get("audience"):
             args["sp_entity_id"] = config["audience"]
@@ -170,8 +198,87 @@ def make_app(config: dict, base: str):  # noqa: ANN201 - a WSGI application
         xml = form.get("xml", [""])[0]
         if not xml:
             xml = requests.get(form["url"][0], timeout=10).text
+        # The SP's record is replaced, as an IdP console's "update metadata" does: pysaml2 would
+        # otherwise keep answering with the first document it was given for that entity.
+        entity_ids = set(re.findall(r'entityID="([^"]+)"', xml))
+        for key, known in list(idp.metadata.metadata.items()):
+            if entity_ids & set(known.keys()):
+                del idp.metadata.metadata[key]
         idp.metadata.load("inline", xml)
         return "204 No Content", [], b""
+
+    def redirect_to(http: dict) -> tuple:
+        location = dict(http["headers"])["Location"]
+        return "303 See Other", [("Location", location)], b""
+
+    def slo_redirect(query: dict) -> tuple:
+        """The SP's LogoutRequest (it signs a person out here too), or its LogoutResponse."""
+        if "SAMLResponse" in query:
+            sent = message(query, "SAMLResponse")
+            answer = idp.parse_logout_request_response(sent["SAMLResponse"], BINDING_HTTP_REDIRECT)
+            log["logout_responses"].append(
+                {"issuer": answer.issuer(), "status": answer.response.status.status_code.value}
+            )
+            return page("<p>You are signed out of the test IdP.</p>")
+        sent = message(query)
+        try:
+            request = idp.parse_logout_request(
+                sent.get("SAMLRequest", ""),
+                BINDING_HTTP_REDIRECT,
+                relay_state=sent.get("RelayState"),
+                sigalg=sent.get("SigAlg"),
+                signature=sent.get("Signature"),
+            )
+        except Exception as error:  # noqa: BLE001 - shown to the tester, as an IdP does
+            return page(f"<p>Bad request: {html.escape(str(error))}</p>", "400 Bad Request")
+        log["logout_requests"].append(
+            {
+                "issuer": request.message.issuer.text,
+                "name_id": request.message.name_id.text,
+                "session_indexes": [i.text for i in request.message.session_index],
+                "signed": "Signature" in sent,
+            }
+        )
+        destination = idp.response_args(request.message, [BINDING_HTTP_REDIRECT])["destination"]
+        response = idp.create_logout_response(request.message, [BINDING_HTTP_REDIRECT])
+        return redirect_to(
+            idp.apply_binding(
+                BINDING_HTTP_REDIRECT,
+                str(response),
+                destination,
+                sent.get("RelayState", ""),
+                response=True,
+                sign=True,
+                sigalg=SIG_RSA_SHA256,
+            )
+        )
+
+    def start_logout(form: dict) -> tuple:
+        """IdP-initiated logout of one person at one SP."""
+        sp = form["sp"][0]
+        _, destination = idp.pick_binding(
+            "single_logout_service", [BINDING_HTTP_REDIRECT], "spsso", entity_id=sp
+        )
+        _, request = idp.create_logout_request(  # (its id, the request)
+            destination,
+            sp,
+            name_id=NameID(format=NAMEID_FORMAT_EMAILADDRESS, text=form["email"][0]),
+        )
+        unsigned = form.get("unsigned", [""])[0] == "1"
+        http = idp.apply_binding(
+            BINDING_HTTP_REDIRECT,
+            str(request),
+            destination,
+            "",
+            sign=not unsigned,
+            sigalg=SIG_RSA_SHA256,
+        )
+        location = dict(http["headers"])["Location"]
+        return (
+            "200 OK",
+            [("Content-Type", "application/json")],
+            json.dumps({"url": location}).encode(),
+        )
 
     def metadata() -> tuple:
         document = create_metadata_string(None, config=idp.config, valid=24)
@@ -179,16 +286,24 @@ def make_app(config: dict, base: str):  # noqa: ANN201 - a WSGI application
 
     def app(environ: dict, start_response):  # noqa: ANN202
         method, path = environ["REQUEST_METHOD"], environ["PATH_INFO"]
-        query = parse_qs(environ.get("QUERY_STRING", ""))
+        # Blank values count: a signed redirect message signs "RelayState=" too.
+        query = parse_qs(environ.get("QUERY_STRING", ""), keep_blank_values=True)
         form = {}
         if method == "POST":
             length = int(environ.get("CONTENT_LENGTH") or 0)
-            form = parse_qs(environ["wsgi.input"].read(length).decode())
+            form = parse_qs(environ["wsgi.input"].read(length).decode(), keep_blank_values=True)
         routes = {
             ("GET", "/metadata"): lambda: metadata(),
             ("GET", "/sso/redirect"): lambda: sso_redirect(query),
             ("POST", "/sso/login"): lambda: sso_login(form),
+            ("GET", "/slo/redirect"): lambda: slo_redirect(query),
             ("POST", "/admin/sp"): lambda: register_sp(form),
+            ("POST", "/admin/logout"): lambda: start_logout(form),
+            ("GET", "/admin/log"): lambda: (
+                "200 OK",
+                [("Content-Type", "application/json")],
+                json.dumps(log).encode(),
+            ),
         }
         handler = routes.get((method, path))
         status, headers, body = handler() if handler else page("Not found", "404 Not Found")
@@ -217,6 +332,7 @@ def main() -> None:
                 "entity_id": entity_id,
                 "metadata_url": f"{base}/metadata",
                 "sso_url": f"{base}/sso/redirect",
+                "slo_url": f"{base}/slo/redirect",
             }
         ),
         flush=True,
