@@ -80,6 +80,7 @@ class UsageProfile:
     # people not listed use it every day of the profile.
     active: dict = field(default_factory=dict)
     people: list | None = None  # default: the organization's members
+    volume: float = 1.0  # times PER_MEMBER_WEEKDAY requests per person on a weekday
 
 
 def _event(
@@ -133,7 +134,13 @@ def generate_events(
             first, last = profile.active.get(email, (days, 0))
             if not last <= day_offset <= first:
                 continue
-            volume = PER_MEMBER_WEEKDAY * profile.weights.get(email, 1.0) * weekday_factor * growth
+            volume = (
+                PER_MEMBER_WEEKDAY
+                * profile.volume
+                * profile.weights.get(email, 1.0)
+                * weekday_factor
+                * growth
+            )
             count = max(0, int(rng.gauss(volume, volume * 0.2)))
             hours = rng.choices(range(24), weights=HOUR_SHAPE, k=count)
             for number, hour in enumerate(hours):
