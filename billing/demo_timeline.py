@@ -105,6 +105,20 @@ def _nightly(story: Story, day: date, events: list[dict]) -> None:
             story.done.append(f"statement for {period:%B %Y}")
 
 
+class _Clock:
+    """Runs each step at its moment, but never before the end of the previous one: two steps
+    set for the same minute must still be audited (and chained) in the order they happened."""
+
+    def __init__(self, start: datetime) -> None:
+        self.last = start
+
+    def run(self, moment: datetime, step: Callable[[], object]) -> None:
+        moment = max(moment, self.last + timedelta(seconds=1))
+        with story_at(moment):
+            step()
+            self.last = timezone.now()
+
+
 def play(story: Story) -> list[str]:
     """Live the story from `first_day` to now. Returns what happened, one line each."""
     organization = story.organization
@@ -116,6 +130,7 @@ def play(story: Story) -> list[str]:
     now = timezone.now()
     today = timezone.localtime(now, _tz(organization)).date()
     arrived = 0
+    clock = _Clock(organization.created_at)
     for day in days_between(story.first_day, today):
         night = local_moment(day, NIGHTLY_HOUR, tz_name)
         if night >= now:
@@ -123,16 +138,15 @@ def play(story: Story) -> list[str]:
         until = arrived
         while until < len(events) and _occurred(events[until]) < night:
             until += 1
-        with story_at(night):
-            _nightly(story, day, events[arrived:until])
+        batch = events[arrived:until]
+        clock.run(night, lambda day=day, batch=batch: _nightly(story, day, batch))
         arrived = until
         todo = [*steps.get(day, []), (TOP_UP_HOUR, lambda day=day: _top_up_if_short(story, day))]
         for hour, run in sorted(todo, key=lambda item: item[0]):
             moment = local_moment(day, hour, tz_name)
             if moment >= now:
                 continue  # the story never gets ahead of the present
-            with story_at(moment):
-                run()
+            clock.run(moment, run)
     # Today so far, at the real time: what beat would have posted by now.
     ingest(organization, events[arrived:])
     usage_debits.usage_debits_post(organization_ids=[organization.pk])

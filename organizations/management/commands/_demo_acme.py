@@ -16,7 +16,7 @@ from billing import demo as billing_demo
 from billing.demo_timeline import Step, Story
 from kilo_dashboard.demo_clock import local_moment, story_at
 from organizations import services
-from organizations.models import Membership, Organization, Role
+from organizations.models import Membership, Organization, Plan, Role
 from usage.demo import DAYS, demo_now, generate_events
 
 ACME_PEOPLE = [
@@ -42,7 +42,9 @@ def acme_story(make_org, with_billing: bool) -> Story:  # noqa: ANN001
     now = demo_now()
     first_day = (now.astimezone(ZONE) - timedelta(days=DAYS + 1)).date()
     with story_at(local_moment(first_day, 9, TIME_ZONE)):
-        acme: Organization = make_org("acme", "Acme Robotics", "teams", 10, TIME_ZONE, ACME_PEOPLE)
+        acme: Organization = make_org(
+            "acme", "Acme Robotics", Plan.TEAMS, 10, TIME_ZONE, ACME_PEOPLE
+        )
     owner = Membership.objects.get(organization=acme, user__email="owner@acme.test").user
     actor = Actor(user=owner)
     story = Story(

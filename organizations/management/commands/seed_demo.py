@@ -20,7 +20,7 @@ from audit.services import Actor
 from billing import demo as billing_demo
 from billing import usage_debits
 from billing.demo_timeline import play
-from organizations.models import Membership, Organization
+from organizations.models import Membership, Organization, Plan
 from stripe_events.replay import events_replay
 from subscriptions.demo import seed_demo_subscription
 from usage.demo import has_usage
@@ -90,8 +90,8 @@ class Command(BaseCommand):
         rollup_until_caught_up()
         usage_debits.usage_debits_post()
         for slug, plan, seats, owner in (
-            ("acme", "teams", 10, None),
-            ("globex", "enterprise", 15, GLOBEX_OWNER),
+            ("acme", Plan.TEAMS, 10, None),
+            ("globex", Plan.ENTERPRISE, 15, GLOBEX_OWNER),
         ):
             organization = Organization.objects.filter(slug=slug).first()
             if organization is None:
