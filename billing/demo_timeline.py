@@ -49,7 +49,7 @@ class Story:
     buyer: Actor  # an owner: buys the packs
     packs_cents: tuple[int, ...]  # bought in this order (the last one repeats)
     steps: list[Step] = field(default_factory=list)
-    runway_days: int = 10
+    runway_days: int = 14  # a team buys more when about two weeks of credit are left
     done: list[str] = field(default_factory=list)
 
     def buy(self) -> None:

@@ -137,13 +137,15 @@ def test_the_demo_statements_reconcile_globex_is_complete_and_a_rerun_adds_nothi
         assert times == sorted(times)
     assert verify_ledger() == []
 
+    # Acme buys its packs in the order of the story ($1,000, $2,500, then $1,000 each time).
     acme = Organization.objects.get(slug="acme")
-    acme_purchases = Payment.objects.filter(organization=acme, purpose="credit_purchase")
-    assert sorted(acme_purchases.values_list("amount_cents", flat=True)) == [
-        1_000_00,
-        1_000_00,
-        2_500_00,
-    ]
+    bought = list(
+        Payment.objects.filter(organization=acme, purpose="credit_purchase")
+        .order_by("created_at")
+        .values_list("amount_cents", flat=True)
+    )
+    assert len(bought) >= 2
+    assert bought == [1_000_00, 2_500_00, *[1_000_00] * (len(bought) - 2)]
 
     globex = Organization.objects.get(slug="globex")
     assert globex.plan == "enterprise" and globex.seat_count == 15

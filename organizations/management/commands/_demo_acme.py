@@ -5,7 +5,7 @@ billing happens. Acme's three packs of credits used to be bought at seeding time
 debits are dated on the days of the usage, so every past statement opened at zero, took months of
 usage and closed thousands of dollars below zero. Now Acme adds its card and buys its first pack
 the day before its first usage, redeems the welcome credit, gets a small refund, and buys the next
-packs when the credit would last under ten days: statements read like a real customer's.
+packs when the credit would last under two weeks: statements read like a real customer's.
 """
 
 import zoneinfo
