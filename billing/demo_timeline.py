@@ -25,10 +25,12 @@ from kilo_dashboard.demo_clock import days_between, local_moment, story_at
 from kilo_dashboard.money import format_cents
 from organizations.models import Organization
 from usage.demo import ingest
+from usage.selectors import ingest_keys
+from usage.services import ingest_key_mark_used
 
 from . import documents, services, sync, usage_debits
 from .ledger import balance_of
-from .models import CreditLedgerEntry, LedgerKind
+from .models import CreditLedgerEntry, Document, LedgerKind
 
 NIGHTLY_HOUR = 3  # the demo's events start at 06:00, so each night closes a whole day
 TOP_UP_HOUR = 10.5
@@ -63,12 +65,20 @@ class Story:
             actor=self.buyer, organization=self.organization, amount_cents=cents
         )
         sync.payment_intent_sync(outcome.payment.stripe_payment_intent_id)
+        _issue(Document.objects.filter(payment=outcome.payment).first())
         day = timezone.localtime(timezone.now(), _tz(self.organization)).date()
         self.done.append(f"bought {format_cents(cents)} of credits on {day:%d %b %Y}")
 
 
 def _tz(organization: Organization) -> zoneinfo.ZoneInfo:
     return zoneinfo.ZoneInfo(organization.time_zone or "UTC")
+
+
+def _issue(document: Document | None) -> None:
+    """Render now, in the story, as the worker would have within seconds: the document is
+    dated the day it was issued (the queued rendering then finds it done)."""
+    if document is not None:
+        documents.document_render(document.pk)
 
 
 def _occurred(event: dict) -> datetime:
@@ -97,11 +107,16 @@ def _nightly(story: Story, day: date, events: list[dict]) -> None:
     organization = story.organization
     if events:
         ingest(organization, events)
+        for key in ingest_keys(organization):  # the day's events came through the gateway key
+            if key.revoked_at is None:
+                ingest_key_mark_used(key)
     usage_debits.usage_debits_post(organization_ids=[organization.pk])
     if day.day == 1:
         period = documents.previous_month(day)
         created = timezone.localtime(organization.created_at, _tz(organization)).date()
-        if created < day and documents.statement_request(organization, period):
+        statement = created < day and documents.statement_request(organization, period)
+        if statement:
+            _issue(statement)
             story.done.append(f"statement for {period:%B %Y}")
 
 

@@ -180,7 +180,6 @@ def test_the_demo_statements_reconcile_globex_is_complete_and_a_rerun_adds_nothi
         "invitation.accepted",
         "member.role_changed",
         "member.removed",
-        "organization.policies_updated",
         "providers.policy_updated",
         "sso.connection_created",
         "sso.domain_claimed",

@@ -1,12 +1,13 @@
 """Globex's sixteen weeks (Enterprise, Europe/Berlin), for seed_demo.
 
 Hank Scorpio signs up, adds a card and buys credits; his admins invite the team in waves (one
-contractor comes and goes, one member is promoted); they create a gateway key, turn the
-code-training opt-out on, set a model policy (an allow list with a wildcard, a few denies, a
-default model) and tighten it later, keep audit events three years; last week they configured an
-OIDC connection to their Okta and claimed their domain, neither tested nor verified yet (no
-identity provider or DNS record exists in the demo), and one invitation is still pending. Every
-step goes through the services, so the Audit logs tab shows the resulting events in time order.
+contractor comes and goes, one member is promoted); they create a gateway key, keep the
+code-training opt-out on (a new organization's default), set a model policy (an allow list with
+wildcards, a few denies, a default model) and tighten it later, keep audit events three years;
+last week they configured an OIDC connection to their Okta and claimed their domain, neither
+tested nor verified yet (no identity provider or DNS record exists in the demo), and one
+invitation is still pending. Every step goes through the services, so the Audit logs tab shows
+the resulting events in time order.
 """
 
 import zoneinfo
@@ -59,7 +60,16 @@ MODEL_MIX = [  # what a policy of Anthropic and a few OpenAI models leaves to us
     ("openai", "gpt-5-mini", 11, 2100),
 ]
 POLICY = {
-    "allow": ["anthropic/*", "openai/gpt-5", "openai/gpt-5-codex", "openai/gpt-5-mini"],
+    # Gemini and Codestral were allowed for a trial; with the code-training opt-out on, the tab
+    # shows them excluded (their providers' terms let them train on prompts, or do not say).
+    "allow": [
+        "anthropic/*",
+        "openai/gpt-5",
+        "openai/gpt-5-codex",
+        "openai/gpt-5-mini",
+        "google/gemini-2.5-pro",
+        "mistral/*",
+    ],
     "deny": [
         "anthropic/claude-opus-4-1",
         "anthropic/claude-3-opus-20240229",
@@ -147,9 +157,6 @@ def globex_story(make_user, with_billing: bool) -> Story:  # noqa: ANN001
     on(2, 16, lambda: ingest_key_create(
         actor=_member_actor(org, "jonas.richter@globex.test"), organization=org,
         name="Gateway (production)", scope=KeyScope.BOTH,
-    ))  # fmt: skip
-    on(3, 10, lambda: services.organization_update_policies(
-        actor=owner, organization=org, code_training_opt_out=True, usage_analytics=True
     ))  # fmt: skip
     on(
         4,
