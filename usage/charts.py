@@ -125,7 +125,7 @@ def weekly_pattern(page: UsagePage, time_zone: str) -> str:
             f"Weekly pattern ({time_zone})",
             f"Hour of day ({time_zone})",
             "Day of week",
-            yaxis={"autorange": "reversed", "title": {"text": "Day of week"}},
+            yaxis={"autorange": "reversed", "title": {"text": "Day of week"}, "automargin": True},
             # Every third hour, upright: 24 rotated labels crowd a phone's width.
             xaxis={
                 "title": {"text": f"Hour of day ({time_zone})"},
