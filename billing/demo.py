@@ -1,8 +1,9 @@
-"""Demo billing data for Acme, made through the real services against localstripe.
+"""Demo billing steps, made through the real services against localstripe.
 
-Called by `manage.py seed_demo`; idempotent (it only adds what is missing). Webhooks cannot reach
-the dashboard while seeding (the server is not up yet): seed_demo receives the events localstripe
-produced from its Events API afterwards, through the same path as webhooks (stripe_events.replay).
+seed_demo's stories (billing.demo_timeline) call these at the moment they happen in the story.
+Webhooks cannot reach the dashboard while seeding (the server is not up yet): seed_demo receives
+the events localstripe produced from its Events API afterwards, through the same path as webhooks
+(stripe_events.replay).
 """
 
 import socket
@@ -13,24 +14,18 @@ from django.conf import settings
 from django.utils import timezone
 
 from audit.services import Actor
-from kilo_dashboard.money import format_cents
-from organizations.models import Membership, Organization, Role
+from organizations.models import Organization
 
-from . import documents, refunds, services, stripe_gateway, sync, usage_debits
+from . import refunds, services, stripe_gateway
 from .models import (
-    Document,
-    DocumentKind,
     Payment,
     PaymentMethod,
     PaymentPurpose,
     PaymentStatus,
     PromotionCode,
-    Redemption,
     StripeCustomer,
 )
 
-# Enough to cover the demo's 90 days of usage (about $3,200), so the balance stays positive.
-DEMO_PURCHASES_CENTS = (1_000_00, 2_500_00, 1_000_00)
 DEMO_PROMO = "WELCOME50"
 
 
@@ -57,7 +52,9 @@ def _forget_stale_customer(organization: Organization) -> None:
         customer.delete()
 
 
-def _ensure_card(organization: Organization, actor: Actor) -> None:
+def card_ensure(organization: Organization, actor: Actor) -> None:
+    """The organization's default card (localstripe's test Visa), added as a person would."""
+    _forget_stale_customer(organization)
     if services.default_card(organization):
         return
     intent = services.card_setup_start(actor=actor, organization=organization)
@@ -67,69 +64,35 @@ def _ensure_card(organization: Organization, actor: Actor) -> None:
     )
 
 
-def seed_billing(slug: str = "acme", stdout=None) -> list[str]:  # noqa: ANN001
-    """Returns (and writes to `stdout`, if given) what it did, one line each."""
-    organization = Organization.objects.get(slug=slug)
-    # The seeded usage's cost, one debit per local day (beat does this every minute later on).
-    posted = usage_debits.usage_debits_post(organization_ids=[organization.pk])
-    done = [f"debited {posted} days of usage"] if posted else []
-    done += _seed(slug)
-    for line in done:
-        if stdout is not None:
-            stdout.write(f"  billing: {line}")
-    return done
-
-
-def _seed(slug: str) -> list[str]:
-    if not localstripe_reachable():
-        return ["Stripe (localstripe) is not running: billing demo data skipped."]
-    done: list[str] = []
-    organization = Organization.objects.get(slug=slug)
-    owner = Membership.objects.get(organization=organization, role=Role.OWNER).user
-    actor = Actor(user=owner)
-    _forget_stale_customer(organization)
-    _ensure_card(organization, actor)
-
-    bought = Payment.objects.filter(
-        organization=organization, purpose=PaymentPurpose.CREDIT_PURCHASE
-    ).exclude(status=PaymentStatus.FAILED)
-    for cents in DEMO_PURCHASES_CENTS[bought.count() :]:
-        outcome = services.credits_purchase(
-            actor=actor, organization=organization, amount_cents=cents
-        )
-        # What the payment_intent.succeeded handler does (seed_demo runs in one transaction,
-        # so queued handling would only happen at its very end).
-        sync.payment_intent_sync(outcome.payment.stripe_payment_intent_id)
-        done.append(f"bought {format_cents(cents)} of credits")
-
-    promotion, _ = PromotionCode.objects.get_or_create(
+def welcome_credit_redeem(organization: Organization, actor: Actor) -> None:
+    """The welcome promotion a new team is given at sign-up, redeemed by its owner."""
+    PromotionCode.objects.get_or_create(
         code=DEMO_PROMO,
         defaults={
             "amount_microdollars": 50_000_000,
             "description": "Welcome credit for new teams",
-            "expires_at": timezone.now() + timedelta(days=365),
+            "expires_at": timezone.now() + timedelta(days=365 * 2),
         },
     )
-    if not Redemption.objects.filter(promotion=promotion, organization=organization).exists():
-        services.promotion_redeem(actor=actor, organization=organization, code=DEMO_PROMO)
-        done.append("redeemed WELCOME50")
+    services.promotion_redeem(actor=actor, organization=organization, code=DEMO_PROMO)
 
-    first = bought.filter(status=PaymentStatus.SUCCEEDED).order_by("created_at").first()
-    if first and not first.refunds.exists():
-        refunds.payment_refund(
-            actor=Actor.system(),
-            payment=first,
-            amount_cents=25_00,
-            request_key=f"demo-refund-{first.public_id}",
+
+def first_purchase_refund(organization: Organization, amount_cents: int) -> None:
+    """Support refunds part of the first purchase (staff do this from the admin's Payments)."""
+    first = (
+        Payment.objects.filter(
+            organization=organization,
+            purpose=PaymentPurpose.CREDIT_PURCHASE,
+            status=PaymentStatus.SUCCEEDED,
         )
-        done.append("refunded $25 of the first purchase")
-
-    this_month = timezone.localtime(timezone.now(), documents._tz_of(organization)).date()
-    previous = documents.previous_month(this_month)
-    for period in (documents.previous_month(previous), previous):
-        exists = Document.objects.filter(
-            organization=organization, kind=DocumentKind.STATEMENT, period_start=period
-        ).exists()
-        if not exists and documents.statement_request(organization, period):
-            done.append(f"statement for {period:%B %Y}")
-    return done
+        .order_by("created_at")
+        .first()
+    )
+    if first is None:
+        return
+    refunds.payment_refund(
+        actor=Actor.system(),
+        payment=first,
+        amount_cents=amount_cents,
+        request_key=f"demo-refund-{first.public_id}",
+    )

@@ -1,4 +1,5 @@
-"""Demo data: Acme gets a Teams subscription of 10 monthly seats, when localstripe runs."""
+"""Demo data: Acme subscribes to 10 monthly Teams seats and Globex to Enterprise seats, when
+localstripe runs."""
 
 import logging
 
@@ -25,7 +26,13 @@ def plans_sync() -> None:
         )
 
 
-def seed_demo_subscription(organization: Organization) -> str:
+def seed_demo_subscription(
+    organization: Organization,
+    *,
+    plan: str = Plan.TEAMS,
+    seats: int = 10,
+    actor: Actor | None = None,
+) -> str:
     """Idempotent; needs the billing demo's default card. Returns what happened."""
     existing = subscription_for(organization)
     if existing is not None:
@@ -35,15 +42,15 @@ def seed_demo_subscription(organization: Organization) -> str:
     try:
         plans_sync()
         sub = intents.subscription_start(
-            actor=Actor.system(),
+            actor=actor or Actor.system(),
             organization=organization,
-            plan=Plan.TEAMS,
+            plan=plan,
             interval=Interval.MONTH,
-            seats=10,
-            request_key="demo",
+            seats=seats,
+            request_key="demo" if organization.slug == "acme" else f"demo-{organization.slug}",
         )
     except (gateway.GatewayError, intents.SubscriptionError) as error:
         message = getattr(error, "message", None) or str(error)
         logger.warning("Demo subscription skipped: %s", message)
         return f"subscription skipped ({message})"
-    return f"{organization.slug}: {sub.quantity} seats of Kilo Teams, monthly"
+    return f"{organization.slug}: {sub.quantity} seats of Kilo {plan.title()}, monthly"

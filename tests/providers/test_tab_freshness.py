@@ -73,7 +73,7 @@ def test_a_policy_saved_shows_in_the_form_and_the_rows_on_the_next_request(enter
         {"allow": "anthropic/*", "deny": "anthropic/claude-opus-4-1", "allow_new_models": "on"},
     )
     html = client.get("/orgs/acme/providers/?q=claude-opus-4-1&status=").content.decode()
-    assert '<textarea id="p-allow" name="allow" rows="4" spellcheck="false">anthropic/*\n<' in html
+    assert '<textarea id="p-allow" name="allow" rows="6" spellcheck="false">anthropic/*\n<' in html
     assert "anthropic/claude-opus-4-1\n</textarea>" in html
     assert "Disabled for this organization" in row(html, "anthropic/claude-opus-4-1")
     openai = client.get("/orgs/acme/providers/?q=openai+gpt-5-mini&status=").content.decode()
