@@ -31,6 +31,8 @@ def events_per_period(totals: Totals) -> str:
                 "automargin": True,
                 "rangemode": "tozero",
                 "tickformat": ",d",
+                # Whole events: with small counts plotly would tick at halves, shown as 0, 1, 1, 2.
+                **({"dtick": 1} if max((p.count for p in totals.periods), default=0) <= 8 else {}),
             },
             "font": FONT,
             "margin": {"l": 10, "r": 10, "t": 16, "b": 10},

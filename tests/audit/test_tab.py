@@ -490,3 +490,19 @@ def test_after_a_time_zone_change_totals_stay_right_and_the_daily_task_recounts(
         ]
     assert list(AuditCount.objects.values_list("day", "count")) == [(utc(2026, 3, 2).date(), 1)]
     assert counts_follow_time_zone(enterprise) is False  # nothing left to do
+
+
+def test_the_events_chart_ticks_whole_events_when_counts_are_small():
+    import json
+    from datetime import date
+
+    from audit.charts import events_per_period
+    from audit.selectors import Period, Totals
+
+    def y_axis(counts):
+        periods = [Period(date(2026, 11, d + 1), "", c) for d, c in enumerate(counts)]
+        totals = Totals(unit="day", periods=periods, categories=[], total=sum(counts))
+        return json.loads(events_per_period(totals))["layout"]["yaxis"]
+
+    assert y_axis([3, 1, 0])["dtick"] == 1  # no ticks at 0.5, 1.5 shown as "1", "2"
+    assert "dtick" not in y_axis([300, 12])  # plotly spaces the ticks of large counts
