@@ -13,12 +13,14 @@ import ipaddress
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from django.apps import apps as django_apps
 from django.db.models import Count, Q, QuerySet
 from django.db.models.functions import TruncDate
+
+from kilo_dashboard import money
 
 from .actions import CATALOGUE, CATEGORY_LABELS, Category, actions_in, label_of
 from .filters import AuditFilters, Cursor
@@ -73,14 +75,40 @@ class Totals:
     scan_limit: int = 0
 
 
-def _text(value: Any) -> str:
+def _moment(value: str) -> str | None:
+    """An ISO date-time as stored by audit_record -> "5 Dec 2026, 09:00 UTC"; None otherwise."""
+    if len(value) < 19 or value[10] != "T":
+        return None
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        return None
+    if moment.tzinfo is not None:
+        moment = moment.astimezone(UTC)
+    return f"{moment.day} {moment:%b %Y, %H:%M}" + (" UTC" if moment.tzinfo else "")
+
+
+def _text(value: Any, key: str = "") -> str:
     if value is None:
         return "—"
     if isinstance(value, bool):
         return "yes" if value else "no"
+    if isinstance(value, int) and key.endswith("_cents"):
+        return money.format_cents(value)
+    if isinstance(value, int) and key.endswith("_microdollars"):
+        return money.format_microdollars(value)
     if isinstance(value, dict | list):
         return json.dumps(value, ensure_ascii=False, sort_keys=True)
+    if isinstance(value, str):
+        return _moment(value) or value
     return str(value)
+
+
+def _field(key: str) -> str:
+    """amount_cents -> "amount": the unit shows in the value ("$2,250.00")."""
+    for unit in ("_cents", "_microdollars"):
+        key = key.removesuffix(unit)
+    return key.replace("_", " ")
 
 
 def diff_rows(before: dict | None, after: dict | None) -> list[DiffRow]:
@@ -95,9 +123,9 @@ def diff_rows(before: dict | None, after: dict | None) -> list[DiffRow]:
             continue
         rows.append(
             DiffRow(
-                key.replace("_", " "),
-                _text(old) if key in before else "",
-                _text(new) if key in after else "",
+                _field(key),
+                _text(old, key) if key in before else "",
+                _text(new, key) if key in after else "",
             )
         )
     return rows

@@ -506,3 +506,17 @@ def test_the_events_chart_ticks_whole_events_when_counts_are_small():
 
     assert y_axis([3, 1, 0])["dtick"] == 1  # no ticks at 0.5, 1.5 shown as "1", "2"
     assert "dtick" not in y_axis([300, 12])  # plotly spaces the ticks of large counts
+
+
+def test_the_change_column_reads_money_and_times_as_people_write_them():
+    from audit.selectors import diff_rows
+
+    rows = diff_rows(
+        {"amount_cents": 225000, "expires_at": "2026-12-05T10:00:00.003497+01:00"},
+        {"amount_cents": 5, "expires_at": None, "note": "2026-12-05"},
+    )
+    assert [(r.field, r.before, r.after) for r in rows] == [
+        ("amount", "$2,250.00", "$0.05"),
+        ("expires at", "5 Dec 2026, 09:00 UTC", "—"),
+        ("note", "", "2026-12-05"),  # a plain date string stays as it is
+    ]
