@@ -162,8 +162,8 @@ def _usage_body(request: HttpRequest, context: dict) -> str:
             org.slug,
         )
     )
-    key = f"{page.cache_key}:body:{hashlib.sha256(identity.encode()).hexdigest()[:24]}"
-    body = cache.get(key) if page.cache_key else None
+    body_key = f"{page.cache_key}:body:{hashlib.sha256(identity.encode()).hexdigest()[:24]}"
+    body = cache.get(body_key) if page.cache_key else None
     if body is None:
         previous_period = context["previous_period"]
         body = render_to_string(
@@ -189,7 +189,7 @@ def _usage_body(request: HttpRequest, context: dict) -> str:
             request=request,
         )
         if page.cache_key:
-            cache.set(key, body, timeout=selectors.PAGE_CACHE_SECONDS)
+            cache.set(body_key, body, timeout=selectors.PAGE_CACHE_SECONDS)
     return mark_safe(body)  # noqa: S308 - our own template's output, cached as rendered
 
 
