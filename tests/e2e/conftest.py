@@ -75,3 +75,15 @@ def new_page(browser: Browser) -> Iterator[Callable[..., Page]]:
 
 # The SSO fixtures (an Enterprise organization, a DNS server on loopback) for tests/e2e/test_sso.py.
 from tests.sso.conftest import dns_zone, enterprise, saml_idp, saml_idp_factory  # noqa: E402, F401
+
+
+@pytest.fixture
+def eager_tasks() -> Iterator[None]:
+    """Celery tasks run in the live server's thread (as in the demo without a worker), so what
+    a page queues (emails, payment checks, domain checks) is done when the next step looks."""
+    from kilo_dashboard.celery import app
+
+    saved = app.conf.task_always_eager
+    app.conf.task_always_eager = True
+    yield
+    app.conf.task_always_eager = saved

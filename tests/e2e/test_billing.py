@@ -2,29 +2,16 @@
 credits, and sees the balance and the receipt once localstripe's webhook has arrived."""
 
 import pytest
-from playwright.sync_api import Page, expect
+from playwright.sync_api import expect
 
 from tests.billing.localstripe import deliver_webhooks_to  # noqa: F401 - fixture
-from tests.conftest import PASSWORD
+from tests.e2e.steps import log_in
 
-pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
-
-
-@pytest.fixture(autouse=True)
-def _eager_tasks():
-    from kilo_dashboard.celery import app
-
-    saved = app.conf.task_always_eager
-    app.conf.task_always_eager = True
-    yield
-    app.conf.task_always_eager = saved
-
-
-def _log_in(page: Page, base_url: str, email: str) -> None:
-    page.goto(f"{base_url}/accounts/login/")
-    page.get_by_label("Email", exact=True).fill(email)
-    page.get_by_label("Password", exact=True).fill(PASSWORD)
-    page.get_by_role("button", name="Sign In").click()
+pytestmark = [
+    pytest.mark.e2e,
+    pytest.mark.django_db(transaction=True),
+    pytest.mark.usefixtures("eager_tasks"),
+]
 
 
 @pytest.mark.usefixtures("deliver_webhooks_to")
@@ -33,7 +20,7 @@ def test_owner_adds_a_card_buys_100_dollars_and_sees_balance_and_receipt(
 ):
     base = live_server.url
     page = new_page()
-    _log_in(page, base, owner.email)
+    log_in(page, base, owner.email)
     page.goto(f"{base}/orgs/{org.slug}/organization/")
     page.get_by_role("link", name="Buy Credits").click()
     expect(page.get_by_role("heading", name="Billing", exact=True)).to_be_visible()

@@ -3,32 +3,20 @@ stop on a page that names the person, the card or the amount, and act only when 
 No JavaScript is involved in any of them: each step is a link or a form post."""
 
 import pytest
-from playwright.sync_api import Page, expect
+from playwright.sync_api import expect
 
 from billing.models import Payment, PaymentMethod
 from organizations import services
 from organizations.models import Invitation, InvitationStatus, Membership, Role
 from tests.billing.conftest import add_card
-from tests.conftest import PASSWORD, actor
+from tests.conftest import actor
+from tests.e2e.steps import log_in
 
-pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
-
-
-@pytest.fixture(autouse=True)
-def _eager_tasks():
-    from kilo_dashboard.celery import app
-
-    saved = app.conf.task_always_eager
-    app.conf.task_always_eager = True
-    yield
-    app.conf.task_always_eager = saved
-
-
-def _log_in(page: Page, base_url: str, email: str) -> None:
-    page.goto(f"{base_url}/accounts/login/")
-    page.get_by_label("Email", exact=True).fill(email)
-    page.get_by_label("Password", exact=True).fill(PASSWORD)
-    page.get_by_role("button", name="Sign In").click()
+pytestmark = [
+    pytest.mark.e2e,
+    pytest.mark.django_db(transaction=True),
+    pytest.mark.usefixtures("eager_tasks"),
+]
 
 
 def test_remove_member_confirms_by_name_and_can_be_undone(
@@ -36,7 +24,7 @@ def test_remove_member_confirms_by_name_and_can_be_undone(
 ):
     base = live_server.url
     page = new_page()
-    _log_in(page, base, owner.email)
+    log_in(page, base, owner.email)
     page.goto(f"{base}/orgs/{org.slug}/organization/")
 
     page.get_by_role("link", name="Remove member@acme.test").click()
@@ -67,7 +55,7 @@ def test_revoke_invitation_confirms_with_the_address(live_server, org, owner, ne
     )
     base = live_server.url
     page = new_page(width=390)  # the phone layout too
-    _log_in(page, base, owner.email)
+    log_in(page, base, owner.email)
     page.goto(f"{base}/orgs/{org.slug}/organization/#invitations")
 
     page.get_by_role("link", name="Revoke invitation to late@example.test").click()
@@ -86,7 +74,7 @@ def test_buy_credits_confirms_the_amount_and_remove_card_the_card(
     add_card(org, owner, "5555555555554444")
     base = live_server.url
     page = new_page()
-    _log_in(page, base, owner.email)
+    log_in(page, base, owner.email)
     page.goto(f"{base}/orgs/{org.slug}/billing/")
 
     page.locator("label.preset", has_text="$1,000").click()

@@ -12,28 +12,15 @@ from playwright.sync_api import Page, expect
 
 from organizations.models import Invitation, InvitationStatus, Membership, Role
 from tests.conftest import PASSWORD
+from tests.e2e.steps import log_in
 
-pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
+pytestmark = [
+    pytest.mark.e2e,
+    pytest.mark.django_db(transaction=True),
+    pytest.mark.usefixtures("eager_tasks"),
+]
 
 INVITEE = "newbie@example.test"
-
-
-@pytest.fixture(autouse=True)
-def _eager_tasks():
-    """The invitation email task runs in the live server's thread, as in the demo."""
-    from kilo_dashboard.celery import app
-
-    saved = app.conf.task_always_eager
-    app.conf.task_always_eager = True
-    yield
-    app.conf.task_always_eager = saved
-
-
-def _log_in(page: Page, base_url: str, email: str) -> None:
-    page.goto(f"{base_url}/accounts/login/")
-    page.get_by_label("Email", exact=True).fill(email)
-    page.get_by_label("Password", exact=True).fill(PASSWORD)
-    page.get_by_role("button", name="Sign In").click()
 
 
 def _stat(page: Page, label: str):
@@ -51,7 +38,7 @@ def test_invitee_signs_up_from_the_emailed_link_and_the_owner_sees_the_new_membe
 
     # The owner logs in through the form and lands on the Organization tab.
     owner_page = new_page()
-    _log_in(owner_page, base, owner.email)
+    log_in(owner_page, base, owner.email)
     expect(owner_page).to_have_url(tab_url)
     seats = _stat(owner_page, "Seats")
     members = _stat(owner_page, "Active members")

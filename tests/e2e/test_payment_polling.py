@@ -6,20 +6,13 @@ from datetime import timedelta
 import pytest
 from django.db import transaction
 from django.utils import timezone
-from playwright.sync_api import Page, expect
+from playwright.sync_api import expect
 
 from billing.ledger import ledger_append
 from billing.models import Payment, PaymentStatus
-from tests.conftest import PASSWORD
+from tests.e2e.steps import log_in
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
-
-
-def _log_in(page: Page, base_url: str, email: str) -> None:
-    page.goto(f"{base_url}/accounts/login/")
-    page.get_by_label("Email", exact=True).fill(email)
-    page.get_by_label("Password", exact=True).fill(PASSWORD)
-    page.get_by_role("button", name="Sign In").click()
 
 
 def test_a_processing_payment_settles_on_screen(live_server, org, owner, new_page):
@@ -33,7 +26,7 @@ def test_a_processing_payment_settles_on_screen(live_server, org, owner, new_pag
     )
     base = live_server.url
     page = new_page()
-    _log_in(page, base, owner.email)
+    log_in(page, base, owner.email)
     page.goto(f"{base}/orgs/{org.slug}/billing/")
     row = page.locator(f"#payment-{payment.public_id}")
     expect(row.get_by_test_id("payment-status")).to_have_text("Processing")

@@ -6,24 +6,17 @@ import re
 import pytest
 from django.db import transaction
 from django.test import Client
-from playwright.sync_api import Page, expect
+from playwright.sync_api import expect
 
 from audit.services import Actor
 from billing.ledger import ledger_append
 from organizations.models import Plan
-from tests.conftest import PASSWORD
+from tests.e2e.steps import log_in
 from usage.services import ingest_key_create
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
 MODEL = "groq/llama-3.3-70b-versatile"  # Groq: trains no, retains no (provider_data_policies)
-
-
-def _log_in(page: Page, base_url: str, email: str) -> None:
-    page.goto(f"{base_url}/accounts/login/")
-    page.get_by_label("Email", exact=True).fill(email)
-    page.get_by_label("Password", exact=True).fill(PASSWORD)
-    page.get_by_role("button", name="Sign In").click()
 
 
 def _listed(key: str) -> set[str]:
@@ -45,7 +38,7 @@ def test_owner_filters_disables_a_model_and_the_api_follows(live_server, org, ow
     assert MODEL in _listed(key)
 
     page = new_page()
-    _log_in(page, live_server.url, owner.email)
+    log_in(page, live_server.url, owner.email)
     page.goto(f"{live_server.url}/orgs/{org.slug}/providers/")
     page.get_by_label("Allows training").select_option("no")
     expect(page).to_have_url(re.compile(r"trains=no"))

@@ -8,12 +8,14 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Page, expect
 
-from organizations.models import Membership, Role
-from sso.models import Domain
-from tests.conftest import PASSWORD
+from tests.e2e.steps import enforce_sso_and_join, log_in, prove_domain
 from tests.sso.conftest import ACCOUNTS, CLIENT_ID, CLIENT_SECRET, start_idp
 
-pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
+pytestmark = [
+    pytest.mark.e2e,
+    pytest.mark.django_db(transaction=True),
+    pytest.mark.usefixtures("eager_tasks"),
+]
 
 
 @pytest.fixture
@@ -26,23 +28,6 @@ def browser_idp(live_server):
     finally:
         process.terminate()
         process.wait(timeout=10)
-
-
-@pytest.fixture(autouse=True)
-def _eager_tasks():
-    from kilo_dashboard.celery import app
-
-    saved = app.conf.task_always_eager
-    app.conf.task_always_eager = True
-    yield
-    app.conf.task_always_eager = saved
-
-
-def log_in(page: Page, base: str, email: str) -> None:
-    page.goto(f"{base}/accounts/login/")
-    page.get_by_label("Email", exact=True).fill(email)
-    page.get_by_label("Password", exact=True).fill(PASSWORD)
-    page.get_by_role("button", name="Sign In").click()
 
 
 def sign_in_at_idp(page: Page, account: str) -> None:
@@ -70,42 +55,6 @@ def test_owner_sets_up_sso_and_a_colleague_joins_through_the_idp(
     page.get_by_role("button", name="Save connection").click()
     expect(page.get_by_text("Not tested")).to_be_visible()
 
-    page.get_by_label("Domain", exact=True).fill("lovelace.test")
-    page.get_by_role("button", name="Claim domain").click()
-    domain = Domain.objects.get(organization=org)
-    dns_zone.records[domain.record_name] = [domain.record_value]
-    page.get_by_role("button", name="Check now").click()
-    expect(page.get_by_text("lovelace.test is verified.")).to_be_visible()
-
-    page.get_by_role("link", name="Test connection").click()
-    page.get_by_role("button", name="Continue to Lovelace IdP").click()
-    sign_in_at_idp(page, "grace")
-    expect(page.get_by_text("Test login through Lovelace IdP succeeded.")).to_be_visible()
-    expect(page.get_by_text("grace@lovelace.test")).to_be_visible()
-    page.screenshot(path=tmp_path / "sso-test-result.png", full_page=True)
-
-    page.get_by_role("link", name="Back to Single Sign-On").click()
-    page.get_by_label("Require SSO for verified domains").check()
-    page.get_by_role("button", name="Save SSO settings").click()
-    expect(page.get_by_text("Enforced", exact=True)).to_be_visible()
+    prove_domain(page, dns_zone, org, "lovelace.test")
+    enforce_sso_and_join(page, new_page, base, org, "Lovelace IdP", sign_in_at_idp)
     page.screenshot(path=tmp_path / "sso-tab.png", full_page=True)
-
-    # A new colleague: email first, then the IdP, then the organization.
-    colleague = new_page(1366)
-    colleague.goto(f"{base}/accounts/login/")
-    colleague.get_by_role("link", name="Continue with SSO").click()
-    colleague.get_by_label("Work email").fill("ada@lovelace.test")
-    colleague.get_by_role("button", name="Continue").click()
-    colleague.get_by_role("button", name="Continue with Lovelace IdP").click()
-    sign_in_at_idp(colleague, "ada")
-    expect(colleague).to_have_url(f"{base}/orgs/lovelace/organization/")
-    assert Membership.objects.get(organization=org, user__email="ada@lovelace.test").role == (
-        Role.MEMBER
-    )
-
-    # Password login for that domain is refused, naming the organization.
-    member = new_page(1366)
-    log_in(member, base, "member@lovelace.test")
-    expect(
-        member.get_by_text("Lovelace Labs requires signing in with Single Sign-On")
-    ).to_be_visible()

@@ -13,23 +13,16 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Page, expect
 
-from organizations.models import Membership, Role
-from sso.models import Connection, Domain
-from tests.e2e.test_sso import log_in
+from sso.models import Connection
+from tests.e2e.steps import enforce_sso_and_join, log_in, prove_domain
 from tests.sso.conftest import add_connection, verified_domain
 from tests.sso.saml_support import add_saml_connection
 
-pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
-
-
-@pytest.fixture(autouse=True)
-def _eager_tasks():
-    from kilo_dashboard.celery import app
-
-    saved = app.conf.task_always_eager
-    app.conf.task_always_eager = True
-    yield
-    app.conf.task_always_eager = saved
+pytestmark = [
+    pytest.mark.e2e,
+    pytest.mark.django_db(transaction=True),
+    pytest.mark.usefixtures("eager_tasks"),
+]
 
 
 def sign_in_at_idp(page: Page, account: str) -> None:
@@ -60,42 +53,9 @@ def test_owner_sets_up_saml_and_a_colleague_joins_through_the_idp(
     assert sp_metadata_url == f"{base}/accounts/saml/{connection.provider_id}/metadata/"
     saml_idp.register_sp(url=sp_metadata_url)
 
-    page.get_by_label("Domain", exact=True).fill("lovelace.test")
-    page.get_by_role("button", name="Claim domain").click()
-    domain = Domain.objects.get(organization=org)
-    dns_zone.records[domain.record_name] = [domain.record_value]
-    page.get_by_role("button", name="Check now").click()
-    expect(page.get_by_text("lovelace.test is verified.")).to_be_visible()
-
-    page.get_by_role("link", name="Test connection").click()
-    page.get_by_role("button", name="Continue to Lovelace SAML").click()
-    sign_in_at_idp(page, "grace")
-    expect(page.get_by_text("Test login through Lovelace SAML succeeded.")).to_be_visible()
-    expect(page.get_by_text("grace@lovelace.test").first).to_be_visible()
-
-    page.get_by_role("link", name="Back to Single Sign-On").click()
-    page.get_by_label("Require SSO for verified domains").check()
-    page.get_by_role("button", name="Save SSO settings").click()
-    expect(page.get_by_text("Enforced", exact=True)).to_be_visible()
+    prove_domain(page, dns_zone, org, "lovelace.test")
+    enforce_sso_and_join(page, new_page, base, org, "Lovelace SAML", sign_in_at_idp)
     page.screenshot(path=tmp_path / "sso-saml-tab.png", full_page=True)
-
-    colleague = new_page(1366)
-    colleague.goto(f"{base}/accounts/login/")
-    colleague.get_by_role("link", name="Continue with SSO").click()
-    colleague.get_by_label("Work email").fill("ada@lovelace.test")
-    colleague.get_by_role("button", name="Continue").click()
-    colleague.get_by_role("button", name="Continue with Lovelace SAML").click()
-    sign_in_at_idp(colleague, "ada")
-    expect(colleague).to_have_url(f"{base}/orgs/lovelace/organization/")
-    assert Membership.objects.get(organization=org, user__email="ada@lovelace.test").role == (
-        Role.MEMBER
-    )
-
-    member = new_page(1366)
-    log_in(member, base, "member@lovelace.test")
-    expect(
-        member.get_by_text("Lovelace Labs requires signing in with Single Sign-On")
-    ).to_be_visible()
 
 
 def shots(tmp_path: Path) -> Path:

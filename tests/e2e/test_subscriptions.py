@@ -4,10 +4,10 @@ amount then charged), and the tab shows the new seat count and a history row."""
 import re
 
 import pytest
-from playwright.sync_api import Page, expect
+from playwright.sync_api import expect
 
 from subscriptions.models import ChangeKind, SubscriptionChange
-from tests.conftest import PASSWORD
+from tests.e2e.steps import log_in
 from tests.subscriptions.conftest import in_stripe, subscribe
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
@@ -18,18 +18,11 @@ def subscribed(org, owner, admin, member):
     return subscribe(org, owner, seats=10)
 
 
-def _log_in(page: Page, base_url: str, email: str) -> None:
-    page.goto(f"{base_url}/accounts/login/")
-    page.get_by_label("Email", exact=True).fill(email)
-    page.get_by_label("Password", exact=True).fill(PASSWORD)
-    page.get_by_role("button", name="Sign In").click()
-
-
 def test_owner_adds_two_seats_after_seeing_the_prorated_cost(
     live_server, org, owner, subscribed, new_page
 ):
     page = new_page()
-    _log_in(page, live_server.url, owner.email)
+    log_in(page, live_server.url, owner.email)
     page.goto(f"{live_server.url}/orgs/{org.slug}/subscriptions/")
     expect(page.get_by_test_id("seat-count")).to_have_text("10 seats")
 
@@ -57,7 +50,7 @@ def test_owner_reviews_the_next_charge_of_a_new_billing_frequency_then_confirms(
     live_server, org, owner, subscribed, new_page
 ):
     page = new_page()
-    _log_in(page, live_server.url, owner.email)
+    log_in(page, live_server.url, owner.email)
     page.goto(f"{live_server.url}/orgs/{org.slug}/subscriptions/")
 
     page.get_by_label("Billing frequency from the next renewal").select_option("year")

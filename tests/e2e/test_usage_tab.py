@@ -8,19 +8,12 @@ import pytest
 from django.utils import timezone
 from playwright.sync_api import Page, expect
 
-from tests.conftest import PASSWORD
+from tests.e2e.steps import log_in
 from tests.usage.conftest import make_event
 from usage.ingest import ingest_events
 from usage.rollup import rollup_until_caught_up
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
-
-
-def _log_in(page: Page, base_url: str, email: str) -> None:
-    page.goto(f"{base_url}/accounts/login/")
-    page.get_by_label("Email", exact=True).fill(email)
-    page.get_by_label("Password", exact=True).fill(PASSWORD)
-    page.get_by_role("button", name="Sign In").click()
 
 
 def _spend(page: Page):
@@ -45,7 +38,7 @@ def test_owner_changes_range_and_model_and_the_figures_follow(
     rollup_until_caught_up()
 
     page = new_page()
-    _log_in(page, live_server.url, owner.email)
+    log_in(page, live_server.url, owner.email)
     page.goto(f"{live_server.url}/orgs/{org.slug}/usage/?range=7d")
     expect(_spend(page)).to_contain_text("$1.00")
     expect(page.locator(".js-plotly-plot").first).to_be_visible()
