@@ -7,6 +7,7 @@ Owners configure; each change runs in one transaction with its audit event. Call
 
 import re
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -107,16 +108,19 @@ def connection_save(
     client_secret: str,
     scopes: str,
     connection: Connection | None = None,
+    discover: Callable[[str], dict] | None = None,
 ) -> Connection:
     """Create an OIDC connection, or change one (an empty secret keeps the stored one).
 
-    A change of issuer, client id or secret needs a new successful test before it counts."""
+    A change of issuer, client id or secret needs a new successful test before it counts.
+    `discover` reads the issuer's discovery document (default: fetched from the issuer; the
+    demo, which runs no identity provider, answers it itself)."""
     _require(actor, organization, Capability.MANAGE_SSO)
     if connection is None and not client_secret:
         raise SSOError("Enter the client secret the identity provider gave you.")
     if "openid" not in scopes.split():
         raise SSOError('The scopes must include "openid".')
-    discovery_check(issuer_url)
+    (discover or discovery_check)(issuer_url)
     with transaction.atomic():
         sso_settings = settings_of(organization)
         if connection is not None:

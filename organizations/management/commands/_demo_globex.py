@@ -12,7 +12,6 @@ the resulting events in time order.
 
 import zoneinfo
 from datetime import date, timedelta
-from unittest import mock
 
 from audit.services import Actor, retention_update
 from billing import demo as billing_demo
@@ -189,13 +188,13 @@ def globex_story(make_user, with_billing: bool) -> Story:  # noqa: ANN001
 def _okta_connection(org: Organization, owner: Actor) -> None:
     """Saved as the SSO tab saves it; only the discovery fetch is answered for Okta (no IdP in
     the demo). It stays untested: nothing here pretends a login went through."""
-    with mock.patch.object(sso_services, "discovery_check", return_value=OKTA_DISCOVERY):
-        sso_services.connection_save(
-            actor=owner,
-            organization=org,
-            name="Okta (globex.okta.com)",
-            issuer_url=OKTA_ISSUER,
-            client_id="0oa9globexkilo4x7",
-            client_secret="demo-" + "k" * 27 + "Q7vZ",  # noqa: S106 - a demo value, never used
-            scopes="openid email profile groups",
-        )
+    sso_services.connection_save(
+        actor=owner,
+        organization=org,
+        name="Okta (globex.okta.com)",
+        issuer_url=OKTA_ISSUER,
+        client_id="0oa9globexkilo4x7",
+        client_secret="demo-" + "k" * 27 + "Q7vZ",  # noqa: S106 - a demo value, never used
+        scopes="openid email profile groups",
+        discover=lambda issuer_url: OKTA_DISCOVERY,
+    )
