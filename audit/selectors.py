@@ -13,7 +13,7 @@ import ipaddress
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta, tzinfo
 from typing import Any
 
 from django.apps import apps as django_apps
@@ -75,20 +75,22 @@ class Totals:
     scan_limit: int = 0
 
 
-def _moment(value: str) -> str | None:
-    """An ISO date-time as stored by audit_record -> "5 Dec 2026, 09:00 UTC"; None otherwise."""
+def _moment(value: str, tz: tzinfo | None) -> str | None:
+    """An ISO date-time as stored by audit_record -> "5 Dec 2026, 10:00" in the organization's
+    zone (as the tab's other times), or "…, 09:00 UTC" without one; None for anything else."""
     if len(value) < 19 or value[10] != "T":
         return None
     try:
         moment = datetime.fromisoformat(value)
     except ValueError:
         return None
-    if moment.tzinfo is not None:
-        moment = moment.astimezone(UTC)
-    return f"{moment.day} {moment:%b %Y, %H:%M}" + (" UTC" if moment.tzinfo else "")
+    if moment.tzinfo is None:
+        return f"{moment.day} {moment:%b %Y, %H:%M}"
+    moment = moment.astimezone(tz or UTC)
+    return f"{moment.day} {moment:%b %Y, %H:%M}" + ("" if tz else " UTC")
 
 
-def _text(value: Any, key: str = "") -> str:
+def _text(value: Any, key: str = "", tz: tzinfo | None = None) -> str:
     if value is None:
         return "—"
     if isinstance(value, bool):
@@ -100,7 +102,7 @@ def _text(value: Any, key: str = "") -> str:
     if isinstance(value, dict | list):
         return json.dumps(value, ensure_ascii=False, sort_keys=True)
     if isinstance(value, str):
-        return _moment(value) or value
+        return _moment(value, tz) or value
     return str(value)
 
 
@@ -111,8 +113,9 @@ def _field(key: str) -> str:
     return key.replace("_", " ")
 
 
-def diff_rows(before: dict | None, after: dict | None) -> list[DiffRow]:
-    """The changed fields (all fields when only one side exists), in a stable order."""
+def diff_rows(before: dict | None, after: dict | None, tz: tzinfo | None = None) -> list[DiffRow]:
+    """The changed fields (all fields when only one side exists), in a stable order; times in
+    `tz` (the organization's zone) when given."""
     before = before if isinstance(before, dict) else ({} if before is None else {"value": before})
     after = after if isinstance(after, dict) else ({} if after is None else {"value": after})
     keys = list(dict.fromkeys([*before, *after]))
@@ -124,8 +127,8 @@ def diff_rows(before: dict | None, after: dict | None) -> list[DiffRow]:
         rows.append(
             DiffRow(
                 _field(key),
-                _text(old, key) if key in before else "",
-                _text(new, key) if key in after else "",
+                _text(old, key, tz) if key in before else "",
+                _text(new, key, tz) if key in after else "",
             )
         )
     return rows
@@ -154,7 +157,7 @@ def target_type_text(target_type: str) -> str:
     return text[:1].upper() + text[1:]
 
 
-def event_row(event: AuditEvent) -> EventRow:
+def event_row(event: AuditEvent, tz: tzinfo | None = None) -> EventRow:
     action = CATALOGUE.get(event.action)
     who, detail = actor_text(event)
     target = event.target_label
@@ -168,7 +171,7 @@ def event_row(event: AuditEvent) -> EventRow:
         action_label=label_of(event.action),
         category_label=action.category.label if action else "",
         target=target,
-        diff=diff_rows(event.before, event.after),
+        diff=diff_rows(event.before, event.after, tz),
     )
 
 
@@ -217,7 +220,7 @@ def event_page(
     if filters.cursor:
         events = _before(events, filters.cursor)
     batch = list(events.select_related("actor").order_by("-created_at", "-id")[: size + 1])
-    rows = [event_row(event) for event in batch[:size]]
+    rows = [event_row(event, filters.tz) for event in batch[:size]]
     next_cursor = None
     if len(batch) > size:
         last = batch[size - 1]

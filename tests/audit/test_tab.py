@@ -509,6 +509,8 @@ def test_the_events_chart_ticks_whole_events_when_counts_are_small():
 
 
 def test_the_change_column_reads_money_and_times_as_people_write_them():
+    from zoneinfo import ZoneInfo
+
     from audit.selectors import diff_rows
 
     rows = diff_rows(
@@ -520,3 +522,6 @@ def test_the_change_column_reads_money_and_times_as_people_write_them():
         ("expires at", "5 Dec 2026, 09:00 UTC", "—"),
         ("note", "", "2026-12-05"),  # a plain date string stays as it is
     ]
+    # In the organization's zone, as the tab's other times: Berlin is UTC+1 in December.
+    berlin = diff_rows({"expires_at": "2026-12-05T09:00:00+00:00"}, None, ZoneInfo("Europe/Berlin"))
+    assert [(r.field, r.before) for r in berlin] == [("expires at", "5 Dec 2026, 10:00")]
