@@ -210,16 +210,27 @@ def _month_start(day: date, back: int = 0) -> date:
     return date(index // 12, index % 12 + 1, 1)
 
 
-def _series(organization: Organization, filters: UsageFilters) -> dict[date, Totals]:
+HOUR_SUMS = {hour_column(hour): Sum(hour_column(hour)) for hour in HOURS}
+
+
+def _series(
+    organization: Organization, filters: UsageFilters
+) -> tuple[dict[date, Totals], dict[date, list[int]]]:
+    """Per local day, from the months compared to the window's end: the figures, and the
+    requests per local hour (the weekly pattern), in one read of the narrowest daily rollup."""
     first = min(filters.previous_start, _month_start(filters.end, MONTHS_COMPARED - 1))
     rows = (
         _daily_source(organization, filters)
         .filter(day__gte=first, day__lte=filters.end)
         .values("day")
-        .annotate(**SUMS)
+        .annotate(**SUMS, **HOUR_SUMS)
         .order_by()
     )
-    return {row["day"]: Totals.of(row) for row in rows}
+    series, hours = {}, {}
+    for row in rows:
+        series[row["day"]] = Totals.of(row)
+        hours[row["day"]] = [row[column] or 0 for column in HOUR_SUMS]
+    return series, hours
 
 
 def _sum_days(series: dict[date, Totals], start: date, end: date) -> Totals:
@@ -413,24 +424,15 @@ def _members(
     return result
 
 
-def _weekly(organization: Organization, filters: UsageFilters) -> list[list[int]]:
-    """Requests by local weekday x hour over the window.
-
-    Each daily rollup row counts its requests per local hour, so the grid is one row per day
-    of the narrowest rollup for the filters, each added on its day's weekday.
-    """
-    rows = (
-        _daily_source(organization, filters)
-        .filter(day__gte=filters.start, day__lte=filters.end)
-        .values("day")
-        .annotate(**{hour_column(hour): Sum(hour_column(hour)) for hour in HOURS})
-        .order_by()
-    )
+def _weekly(hours: dict[date, list[int]], filters: UsageFilters) -> list[list[int]]:
+    """Requests by local weekday x hour over the window: each day's hour counts added on its
+    weekday (every daily rollup row counts its requests per local hour)."""
     grid = [[0] * 24 for _ in range(7)]
-    for row in rows:
-        weekday = grid[row["day"].weekday()]
-        for hour in HOURS:
-            weekday[hour] += row[hour_column(hour)] or 0
+    for day, counts in hours.items():
+        if filters.start <= day <= filters.end:
+            weekday = grid[day.weekday()]
+            for hour, count in enumerate(counts):
+                weekday[hour] += count
     return grid
 
 
@@ -485,7 +487,7 @@ def _build_page(
     if not page.has_data:
         return page
     page.model_choices, page.provider_choices = model_choices, provider_choices
-    series = _series(organization, filters)
+    series, hours = _series(organization, filters)
     current = _sum_days(series, filters.start, filters.end)
     previous = _sum_days(series, filters.previous_start, filters.previous_end)
     page.metrics = _metrics(current, previous, _active_users(organization, filters))
@@ -500,7 +502,7 @@ def _build_page(
         for row in _models(organization, filters)
     ]
     page.providers = _providers(page.models)
-    page.weekly = _weekly(organization, filters)
+    page.weekly = _weekly(hours, filters)
     if names is not None:
         page.member_choices = sorted(
             ((public_id, name or email) for public_id, name, email in names.values()),

@@ -156,3 +156,19 @@ def test_model_percentiles_read_whole_weeks_and_the_edge_days_of_the_window(org,
     assert gpt.totals.requests == 10
     assert abs(gpt.p50_ms - 200) <= 0.02 * 200 + 0.5
     assert abs(gpt.p95_ms - 4000) <= 0.02 * 4000 + 0.5
+
+
+def test_the_weekly_pattern_counts_only_the_window(org, owner, member, usage):
+    """Days read for the month comparison (before the window) stay out of the weekly grid."""
+    earlier = datetime(2026, 11, 11, 9, 30, tzinfo=UTC)  # a Wednesday 16 days before NOW
+    event = make_event(
+        occurred_at=earlier, user_email="owner@acme.test", model="gpt-5", provider="openai"
+    )
+    result = ingest_events(organization_id=org.pk, events=[event], now=NOW)
+    assert result.accepted == 1, result.errors
+    rollup_until_caught_up()
+    page = page_for(org, owner)  # the last 7 days
+    assert cell(page, 2, 9) == 6  # the fixture's six Wednesday 9h requests, not seven
+    assert sum(map(sum, page.weekly)) == 8
+    wide = page_for(org, owner, range="30d")
+    assert cell(wide, 2, 9) == 7
