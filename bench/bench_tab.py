@@ -83,9 +83,11 @@ FROM generate_series(%(first)s::bigint, %(last)s::bigint) AS g
 # The de-duplication keys the API would have stored for the same events (worst case: every
 # event came in through the API), so the key table grows with the events as in production.
 INSERT_KEYS = """
-INSERT INTO usage_ingestedrequest (organization_id, request_id, occurred_at)
-SELECT %(org)s, %(prefix)s || g,
-       %(start)s::timestamptz + ((g - 1)::float8 / %(total)s) * %(span)s::interval
+INSERT INTO usage_ingestedrequest (organization_id, occurred_on, request_id)
+SELECT %(org)s,
+       ((%(start)s::timestamptz + ((g - 1)::float8 / %(total)s) * %(span)s::interval)
+        AT TIME ZONE 'UTC')::date,
+       %(prefix)s || g
 FROM generate_series(%(first)s::bigint, %(last)s::bigint) AS g
 """
 

@@ -10,7 +10,7 @@ the events with COPY.
 import json
 import re
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 from django.conf import settings
 from django.db import connection, transaction
@@ -292,7 +292,7 @@ def ingest_events(
     result = IngestResult()
     members = member_user_ids_by_email(organization_id, _emails(events))
     prices = PriceBook(_models(events))
-    rows: dict[str, tuple] = {}
+    rows: dict[tuple[date, str], tuple] = {}  # by de-duplication key
     for index, event in enumerate(events):
         try:
             row = _validate(event, now, oldest, members, prices)
@@ -300,10 +300,11 @@ def ingest_events(
             result.rejected += 1
             result.errors.append(Rejection(index, invalid.field, invalid.reason))
             continue
-        if row[1] in rows:
-            result.duplicate += 1  # the same request id earlier in this batch
+        key = (_utc_day(row[0]), row[1])
+        if key in rows:
+            result.duplicate += 1  # the same event earlier in this batch
             continue
-        rows[row[1]] = (organization_id, row[0], now, *row[1:])
+        rows[key] = (organization_id, row[0], now, *row[1:])
     if rows:
         with transaction.atomic():
             stored = _store(organization_id, rows)
@@ -312,53 +313,59 @@ def ingest_events(
     return result
 
 
-def _store(organization_id: int, rows: dict[str, tuple]) -> int:
+def _utc_day(occurred_at: datetime) -> date:
+    """The UTC day an event occurred on: with its request id, its de-duplication key (a retry
+    carries the event's own timestamp; the same request id on another day is another event)."""
+    return occurred_at.astimezone(UTC).date()
+
+
+def _store(organization_id: int, rows: dict[tuple[date, str], tuple]) -> int:
     if connection.vendor == "postgresql":
         return _store_postgresql(organization_id, rows)
     return _store_generic(organization_id, rows)
 
 
-def _store_postgresql(organization_id: int, rows: dict[str, tuple]) -> int:
+def _store_postgresql(organization_id: int, rows: dict[tuple[date, str], tuple]) -> int:
     with connection.cursor() as cursor:
         cursor.execute("SELECT pg_advisory_xact_lock_shared(%s)", [INGEST_LOCK_KEY])
         cursor.execute(
-            "INSERT INTO usage_ingestedrequest (organization_id, request_id, occurred_at) "
-            "SELECT %s, unnest(%s::text[]), unnest(%s::timestamptz[]) "
-            "ON CONFLICT DO NOTHING RETURNING request_id",
-            [organization_id, list(rows), [row[1] for row in rows.values()]],
+            "INSERT INTO usage_ingestedrequest (organization_id, occurred_on, request_id) "
+            "SELECT %s, unnest(%s::date[]), unnest(%s::text[]) "
+            "ON CONFLICT DO NOTHING RETURNING occurred_on, request_id",
+            [organization_id, [day for day, _ in rows], [request_id for _, request_id in rows]],
         )
-        fresh = [request_id for (request_id,) in cursor.fetchall()]
+        fresh = cursor.fetchall()
         if fresh:
             with cursor.copy(
                 f"COPY usage_usageevent ({', '.join(COLUMNS)}) FROM STDIN"  # noqa: S608
             ) as copy:
-                for request_id in fresh:
-                    copy.write_row(rows[request_id])
+                for day, request_id in fresh:
+                    copy.write_row(rows[day, request_id])
     return len(fresh)
 
 
-def _store_generic(organization_id: int, rows: dict[str, tuple]) -> int:
+def _store_generic(organization_id: int, rows: dict[tuple[date, str], tuple]) -> int:
     """SQLite (the demo): one writer at a time, so look-then-insert is safe."""
     seen = set(
         IngestedRequest.objects.filter(
-            organization_id=organization_id, request_id__in=list(rows)
-        ).values_list("request_id", flat=True)
+            organization_id=organization_id, request_id__in=[request_id for _, request_id in rows]
+        ).values_list("occurred_on", "request_id")
     )
-    fresh = [request_id for request_id in rows if request_id not in seen]
+    fresh = [key for key in rows if key not in seen]
     adapt = connection.ops.adapt_datetimefield_value
     placeholders = ", ".join(["%s"] * len(COLUMNS))
     with connection.cursor() as cursor:
         # Plain executemany: the ORM's bulk_create costs more than SQLite itself here.
         cursor.executemany(
-            "INSERT INTO usage_ingestedrequest (organization_id, request_id, occurred_at) "
+            "INSERT INTO usage_ingestedrequest (organization_id, occurred_on, request_id) "
             "VALUES (%s, %s, %s)",
-            [(organization_id, request_id, adapt(rows[request_id][1])) for request_id in fresh],
+            [(organization_id, day.isoformat(), request_id) for day, request_id in fresh],
         )
         cursor.executemany(
             f"INSERT INTO usage_usageevent ({', '.join(COLUMNS)}) VALUES ({placeholders})",  # noqa: S608
             [
                 (row[0], adapt(row[1]), adapt(row[2]), *row[3:])
-                for row in (rows[request_id] for request_id in fresh)
+                for row in (rows[key] for key in fresh)
             ],
         )
     return len(fresh)

@@ -99,27 +99,23 @@ class UsageEvent(models.Model):
 
 
 class IngestedRequest(models.Model):
-    """One row per accepted (organization, request_id): the de-duplication key.
+    """One row per accepted event's (organization, UTC day it occurred on, request_id): the
+    de-duplication key.
 
-    Kept apart from the partitioned event table because a partitioned table's unique constraints
-    must include the partition key, and a request id must be unique whatever its timestamp.
-    Rows are pruned with the events' retention (`prune_ingested_requests`): an event older than
-    the retention period is refused at ingestion anyway, so its key is no longer needed.
+    A retry carries the event's own timestamp, so it lands on the same key and is refused; the
+    same request id on another day is another event. The day makes the key table partitionable
+    by month like the events (migration 0008): retention drops a month's keys with the month's
+    events, and each batch's inserts land in the part of the index that holds the days being
+    reported (today, for live traffic), so ingestion does not slow down as keys accumulate.
     """
 
+    pk = models.CompositePrimaryKey("organization_id", "occurred_on", "request_id")
     organization_id = models.BigIntegerField()
+    occurred_on = models.DateField()
     request_id = models.CharField(max_length=128)
-    occurred_at = models.DateTimeField()
-
-    class Meta:
-        constraints = [
-            models.UniqueConstraint(
-                fields=["organization_id", "request_id"], name="ingestedrequest_unique"
-            )
-        ]
 
     def __str__(self) -> str:
-        return f"{self.organization_id}:{self.request_id}"
+        return f"{self.organization_id}:{self.occurred_on}:{self.request_id}"
 
 
 class RollupState(models.Model):

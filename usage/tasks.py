@@ -17,11 +17,8 @@ def rollup_usage() -> int:
 @shared_task(name="usage.tasks.maintain_partitions")
 def maintain_partitions() -> dict:
     today = timezone.now().date()
+    cutoff = today - timedelta(days=settings.USAGE_RETENTION_DAYS)
     created = partitions.ensure_partitions(today, months_back=0, months_ahead=3)
-    dropped = partitions.drop_partitions_before(
-        today - timedelta(days=settings.USAGE_RETENTION_DAYS)
-    )
-    pruned = partitions.prune_ingested_requests(
-        timezone.now() - timedelta(days=settings.USAGE_RETENTION_DAYS)
-    )
+    dropped = partitions.drop_partitions_before(cutoff)
+    pruned = partitions.prune_ingested_requests(cutoff)
     return {"created": created, "dropped": dropped, "pruned_request_ids": pruned}

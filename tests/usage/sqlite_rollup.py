@@ -1,7 +1,9 @@
 """Run by test_rollup_sqlite.py in its own process on a fresh SQLite file (the demo's database):
-migrates, ingests three events, rolls them up and prints the rollup rows as one JSON line."""
+migrates, ingests three events, rolls them up, then retries and prunes de-duplication keys, and
+prints what it found as one JSON line."""
 
 import json
+from datetime import date
 
 import django
 
@@ -14,7 +16,8 @@ def main() -> None:
     from organizations.models import Membership
     from tests.conftest import make_org, make_user
     from usage.ingest import ingest_events
-    from usage.models import DailyRollup, OrgDailyRollup
+    from usage.models import DailyRollup, IngestedRequest, OrgDailyRollup
+    from usage.partitions import prune_ingested_requests
     from usage.rollup import rollup_until_caught_up
 
     org = make_org("acme", "Acme")
@@ -60,7 +63,30 @@ def main() -> None:
         ]
         for table in (DailyRollup, OrgDailyRollup)
     }
-    print(json.dumps({"events": sum(r.events for r in reports), "rows": rows}))
+    # De-duplication keys (organization, day, request id): a retry of r1 is refused, r1 on
+    # another day is another event; pruning deletes the keys of days before the cutoff.
+    again = ingest_events(
+        organization_id=org.pk,
+        events=[event(1, "2026-11-02T19:10:00Z", 100), event(1, "2026-11-06T08:00:00Z", 80)],
+    )
+
+    def keys() -> list[str]:
+        stored = IngestedRequest.objects.values_list("occurred_on", "request_id")
+        return sorted(f"{day}/{request_id}" for day, request_id in stored)
+
+    keys_before = keys()
+    pruned = prune_ingested_requests(date(2026, 11, 3), batch=1)
+    keys_after = keys()
+    print(
+        json.dumps(
+            {
+                "events": sum(r.events for r in reports),
+                "rows": rows,
+                "again": [again.accepted, again.duplicate],
+                "keys": [keys_before, pruned, keys_after],
+            }
+        )
+    )
 
 
 if __name__ == "__main__":

@@ -1,9 +1,10 @@
 """POST /api/v1/usage/events: authentication, validation of every field, duplicates, limits."""
 
 import json
-from datetime import timedelta
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
+import time_machine
 from django.test import Client
 from django.utils import timezone
 
@@ -128,12 +129,27 @@ def test_a_non_object_entry_is_rejected(member, ingest_key):
 
 def test_duplicates_inside_a_batch_and_across_batches(member, ingest_key):
     first = make_event(request_id="same")
-    body = post_events(Client(), ingest_key, [first, make_event(request_id="same")]).json()
+    body = post_events(Client(), ingest_key, [first, first]).json()
     assert (body["accepted"], body["duplicate"]) == (1, 1)
-    body = post_events(Client(), ingest_key, [make_event(request_id="same"), make_event()]).json()
+    body = post_events(Client(), ingest_key, [first, make_event()]).json()  # a retry
     assert (body["accepted"], body["duplicate"]) == (1, 1)
     assert UsageEvent.objects.filter(request_id="same").count() == 1
     assert UsageEvent.objects.count() == 2
+
+
+@time_machine.travel(datetime(2026, 11, 30, 12, 0, tzinfo=UTC), tick=False)
+def test_a_retry_is_known_by_request_id_and_utc_day_of_the_event(member, ingest_key):
+    at = datetime(2026, 11, 29, 23, 59, 59, tzinfo=UTC)
+    sent = make_event(request_id="r", occurred_at=at)
+    assert post_events(Client(), ingest_key, [sent]).json()["accepted"] == 1
+    same_day = make_event(request_id="r", occurred_at=at - timedelta(hours=23, minutes=59))
+    next_day = make_event(request_id="r", occurred_at=at + timedelta(seconds=1))
+    body = post_events(Client(), ingest_key, [same_day, next_day]).json()
+    # 00:00:59 on Nov 29 is the same key as 23:59:59; 00:00:00 on Nov 30 is another event.
+    assert (body["accepted"], body["duplicate"]) == (1, 1)
+    assert sorted(
+        IngestedRequest.objects.filter(request_id="r").values_list("occurred_on", flat=True)
+    ) == [date(2026, 11, 29), date(2026, 11, 30)]
 
 
 def test_the_same_request_id_in_two_organizations_is_two_events(

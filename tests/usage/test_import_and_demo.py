@@ -51,7 +51,7 @@ def test_catalog_prices_are_decimals_and_costs_integers():
 
 
 @pytest.mark.skipif("connection.vendor != 'postgresql'")
-def test_events_are_range_partitioned_by_month_with_a_brin_index(db):
+def test_events_and_their_keys_are_range_partitioned_by_month_and_dropped_together(db):
     with connection.cursor() as cursor:
         cursor.execute(
             "SELECT partstrat FROM pg_partitioned_table p JOIN pg_class c ON c.oid = p.partrelid WHERE c.relname = 'usage_usageevent'"
@@ -64,7 +64,10 @@ def test_events_are_range_partitioned_by_month_with_a_brin_index(db):
     created = ensure_partitions(today, months_back=0, months_ahead=5)
     assert created == []  # idempotent
     dropped = drop_partitions_before(today - timedelta(days=300))
-    assert dropped and all(name.startswith("usage_usageevent_y") for name in dropped)
+    events = {n.removeprefix("usage_usageevent_") for n in dropped if "usageevent" in n}
+    keys = {n.removeprefix("usage_ingestedrequest_") for n in dropped if "ingestedrequest" in n}
+    assert events and events == keys  # the same months, e.g. "y2025m10"
+    assert len(dropped) == 2 * len(events)  # never a default partition
 
 
 def test_demo_generator_has_rhythm_and_heavy_users(org, owner, member):

@@ -54,3 +54,9 @@ def test_the_rollup_runs_on_sqlite_with_local_days_hours_and_histograms(tmp_path
         ("2026-11-03", 2, {"requests_h00": 1, "requests_h01": 1}),
         ("2026-11-05", 1, {"requests_h15": 1}),
     ]
+    assert got["again"] == [1, 1]  # r1 on Nov 6 accepted, the retry of r1 on Nov 2 refused
+    assert got["keys"] == [
+        ["2026-11-02/r1", "2026-11-02/r2", "2026-11-05/r3", "2026-11-06/r1"],
+        2,
+        ["2026-11-05/r3", "2026-11-06/r1"],
+    ]

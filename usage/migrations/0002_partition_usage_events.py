@@ -43,9 +43,12 @@ def partition(apps, schema_editor) -> None:
     if schema_editor.connection.vendor != "postgresql":
         return
     schema_editor.execute(CREATE)
-    from usage.partitions import ensure_partitions
+    from usage.partitions import TABLE, ensure_partitions
 
-    ensure_partitions(timezone.now().date(), months_back=13, months_ahead=3)
+    # The events only: their keys are partitioned by 0008.
+    ensure_partitions(
+        timezone.now().date(), months_back=13, months_ahead=3, tables=[(TABLE, TABLE)]
+    )
 
 
 class Migration(migrations.Migration):
