@@ -66,7 +66,12 @@ class UsageEventIn(Schema):
     """One AI request. Unknown fields are ignored."""
 
     request_id: str = Field(
-        ..., max_length=128, description="Unique within the organization; resending is a no-op."
+        ...,
+        max_length=128,
+        description=(
+            "Unique within the organization and the UTC day of occurred_at: resending an event "
+            "(same request_id and occurred_at) is a no-op."
+        ),
     )
     occurred_at: datetime = Field(
         ..., description="ISO 8601 with an offset, e.g. 2026-11-25T09:30:00Z."
@@ -98,7 +103,10 @@ class RejectedEventOut(Schema):
 
 class IngestResultOut(Schema):
     accepted: int
-    duplicate: int = Field(..., description="Request ids already stored, or repeated in the batch.")
+    duplicate: int = Field(
+        ...,
+        description="Events already stored (same request_id on the same UTC day), or repeated in the batch.",
+    )
     rejected: int
     errors: list[RejectedEventOut]
 
