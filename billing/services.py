@@ -512,5 +512,3 @@ def auto_top_up_disable(organization: Organization, *, reason: str) -> None:
         transaction.on_commit(
             lambda: enqueue("billing.tasks.send_auto_top_up_failed_email", organization.pk)
         )
-
-

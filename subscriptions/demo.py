@@ -5,6 +5,7 @@ import logging
 
 from audit.services import Actor
 from billing import stripe_gateway as gateway
+from billing import stripe_subscriptions
 from billing.services import default_card
 from organizations.models import Organization, Plan
 
@@ -17,7 +18,7 @@ logger = logging.getLogger(__name__)
 
 def plans_sync() -> None:
     for price in ALL_PRICES:
-        gateway.plan_ensure(
+        stripe_subscriptions.plan_ensure(
             plan_id=price.stripe_id,
             amount=price.unit_amount,
             interval=price.interval,

@@ -20,6 +20,7 @@ from django.utils import timezone
 from audit.services import Actor
 from billing import services as billing_services
 from billing import stripe_gateway as gateway
+from billing import stripe_subscriptions
 from billing.seat_charges import seat_charge_record
 from kilo_dashboard.jobs import enqueue
 from organizations.models import Organization
@@ -191,7 +192,7 @@ def change_now(
     # subscription, never from the local row (which may have drifted).
     with gateway.stripe_errors(SubscriptionError):
         try:
-            data = gateway.subscription_retrieve(sub.stripe_id)
+            data = stripe_subscriptions.subscription_retrieve(sub.stripe_id)
         except gateway.GatewayError as error:
             raise _fail(intent, error.message) from error
     try:
@@ -224,12 +225,12 @@ def change_now(
 
 
 def _send_and_apply(
-    intent: ChangeIntent, data: gateway.SubscriptionData, payment_method_id: str
+    intent: ChangeIntent, data: stripe_subscriptions.SubscriptionData, payment_method_id: str
 ) -> SubscriptionChange:
     target = PlanPrice(intent.plan, intent.interval)
     _update(intent, state=IntentState.STRIPE_CALLED)
     try:
-        result = gateway.subscription_change_now(
+        result = stripe_subscriptions.subscription_change_now(
             data,
             plan_id=target.stripe_id,
             unit_amount=target.unit_amount,
@@ -251,7 +252,9 @@ def _send_and_apply(
     return _after_stripe(intent, result)
 
 
-def _after_stripe(intent: ChangeIntent, result: gateway.ChangeResult) -> SubscriptionChange:
+def _after_stripe(
+    intent: ChangeIntent, result: stripe_subscriptions.ChangeResult
+) -> SubscriptionChange:
     fields = {
         "payment_intent_id": result.payment_intent or intent.payment_intent_id,
         "stripe_ref": result.reference,
@@ -322,10 +325,10 @@ def subscription_start(
     if existing is not None and existing.status == Status.INCOMPLETE:
         # An unpaid start left behind (its bank check abandoned): end it before starting anew.
         with gateway.stripe_errors(SubscriptionError):
-            gateway.subscription_cancel_now(existing.stripe_id)
+            stripe_subscriptions.subscription_cancel_now(existing.stripe_id)
     _update(intent, state=IntentState.STRIPE_CALLED)
     try:
-        data = gateway.subscription_create(
+        data = stripe_subscriptions.subscription_create(
             customer_id=customer.stripe_id,
             plan_id=price.stripe_id,
             quantity=seats,
@@ -342,24 +345,26 @@ def subscription_start(
     return _after_start(intent, data).subscription
 
 
-def _after_start(intent: ChangeIntent, data: gateway.SubscriptionData) -> SubscriptionChange:
+def _after_start(
+    intent: ChangeIntent, data: stripe_subscriptions.SubscriptionData
+) -> SubscriptionChange:
     _update(intent, stripe_ref=data.id)
     if data.status in (Status.ACTIVE, Status.TRIALING):
         _update(intent, state=IntentState.PAID)
         return _apply_or_defer(intent, data)
-    payment = gateway.invoice_payment_intent(data.latest_invoice)
+    payment = stripe_subscriptions.invoice_payment_intent(data.latest_invoice)
     if payment is not None and payment.status == "requires_action":
         _mirror_unpaid(intent, data)
         _update(intent, state=IntentState.REQUIRES_ACTION, payment_intent_id=payment.id)
         raise AuthenticationRequired(intent)
     # Declined: end the unpaid subscription at once, so that the owner can retry with a card
     # that works (Stripe would otherwise hold it "incomplete" for a day).
-    gateway.subscription_cancel_now(data.id)
+    stripe_subscriptions.subscription_cancel_now(data.id)
     reason = (payment.failure_message if payment else "") or "The card was declined."
     raise _fail(intent, f"The first payment failed: {reason} No subscription was started.")
 
 
-def _mirror_unpaid(intent: ChangeIntent, data: gateway.SubscriptionData) -> None:
+def _mirror_unpaid(intent: ChangeIntent, data: stripe_subscriptions.SubscriptionData) -> None:
     """Keep the unpaid subscription's row (status "Awaiting payment"): it grants no seat."""
     with transaction.atomic():
         sub = Subscription.objects.select_for_update().filter(organization=intent.organization_id)
@@ -373,7 +378,9 @@ def _mirror_unpaid(intent: ChangeIntent, data: gateway.SubscriptionData) -> None
 # --- applying locally ---------------------------------------------------------------------------
 
 
-def _apply_locally(intent: ChangeIntent, data: gateway.SubscriptionData) -> SubscriptionChange:
+def _apply_locally(
+    intent: ChangeIntent, data: stripe_subscriptions.SubscriptionData
+) -> SubscriptionChange:
     """Mirror the paid change and write its history row, exactly once (in one transaction)."""
     with transaction.atomic():
         locked = ChangeIntent.objects.select_for_update().get(pk=intent.pk)
@@ -426,7 +433,7 @@ def _seat_charge_record(
     intent: ChangeIntent,
     locked: ChangeIntent,
     change: SubscriptionChange,
-    data: gateway.SubscriptionData,
+    data: stripe_subscriptions.SubscriptionData,
 ) -> None:
     """Every charge gets its receipt, in the transaction that delivers what it paid for."""
     if intent.amount_cents <= 0:
@@ -448,7 +455,9 @@ def _seat_charge_record(
     )
 
 
-def _apply_or_defer(intent: ChangeIntent, data: gateway.SubscriptionData) -> SubscriptionChange:
+def _apply_or_defer(
+    intent: ChangeIntent, data: stripe_subscriptions.SubscriptionData
+) -> SubscriptionChange:
     try:
         return _apply_locally(intent, data)
     except Exception as error:

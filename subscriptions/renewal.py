@@ -13,6 +13,7 @@ from django.utils import timezone
 
 from audit.services import Actor
 from billing import stripe_gateway as gateway
+from billing import stripe_subscriptions
 from kilo_dashboard.jobs import enqueue
 from organizations.models import Organization
 from organizations.permissions import Capability
@@ -183,7 +184,7 @@ def _set_cancel(
                 else "The subscription is not being cancelled."
             )
         with gateway.stripe_errors(SubscriptionError):
-            data = gateway.subscription_set_cancel_at_period_end(sub.stripe_id, cancel)
+            data = stripe_subscriptions.subscription_set_cancel_at_period_end(sub.stripe_id, cancel)
         before = snapshot(sub)
         mirror(sub, data)
         sub.save()
@@ -233,7 +234,7 @@ def scheduled_changes_apply(subscription_id: int, *, now: datetime | None = None
     quantity = max(scheduled[0] or data.quantity, seat_usage(sub.organization).used)
     target = PlanPrice(scheduled[1] or sub.plan, scheduled[2] or sub.interval)
     with gateway.stripe_errors(SubscriptionError):
-        updated = gateway.subscription_change_at_renewal(
+        updated = stripe_subscriptions.subscription_change_at_renewal(
             data,
             plan_id=target.stripe_id,
             quantity=quantity,
@@ -250,7 +251,7 @@ def scheduled_changes_apply(subscription_id: int, *, now: datetime | None = None
 def _scheduled_changes_record(
     subscription_id: int,
     scheduled: tuple,
-    updated: gateway.SubscriptionData,
+    updated: stripe_subscriptions.SubscriptionData,
     quantity: int,
     target: PlanPrice,
 ) -> None:

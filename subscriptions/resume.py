@@ -12,6 +12,7 @@ from django.utils import timezone
 from audit.services import Actor, audit_record
 from billing import services as billing_services
 from billing import stripe_gateway as gateway
+from billing import stripe_subscriptions
 from kilo_dashboard.jobs import enqueue
 from kilo_dashboard.money import format_cents
 from organizations.models import Organization
@@ -67,7 +68,7 @@ def _resume_stripe_called(intent: ChangeIntent) -> None:
     if intent.kind == ChangeKind.SUBSCRIBED:
         _resume_start_called(intent)
         return
-    data = gateway.subscription_retrieve(intent.subscription.stripe_id)
+    data = stripe_subscriptions.subscription_retrieve(intent.subscription.stripe_id)
     card = billing_services.default_card(intent.organization)
     with contextlib.suppress(ChangeInProgress):
         _send_and_apply(intent, data, card.stripe_id if card else "")
@@ -88,11 +89,11 @@ def _resume_requires_action(intent: ChangeIntent) -> None:
 
 def _complete_after_authentication(intent: ChangeIntent) -> SubscriptionChange:
     if intent.kind == ChangeKind.SUBSCRIBED:
-        data = gateway.subscription_retrieve(intent.stripe_ref)
+        data = stripe_subscriptions.subscription_retrieve(intent.stripe_ref)
         _update(intent, state=IntentState.PAID)
         return _apply_or_defer(intent, data)
-    data = gateway.subscription_retrieve(intent.subscription.stripe_id)
-    result = gateway.subscription_change_after_authentication(
+    data = stripe_subscriptions.subscription_retrieve(intent.subscription.stripe_id)
+    result = stripe_subscriptions.subscription_change_after_authentication(
         data,
         plan_id=PlanPrice(intent.plan, intent.interval).stripe_id,
         quantity=intent.to_quantity,  # absolute, so repeating it changes nothing more
@@ -107,7 +108,7 @@ def _complete_after_authentication(intent: ChangeIntent) -> SubscriptionChange:
 
 def _resume_paid(intent: ChangeIntent) -> None:
     stripe_id = intent.subscription.stripe_id if intent.subscription else intent.stripe_ref
-    data = gateway.subscription_retrieve(stripe_id)
+    data = stripe_subscriptions.subscription_retrieve(stripe_id)
     if intent.attempts >= APPLY_ATTEMPTS:
         intent_reverse(intent, data)
         return
@@ -118,7 +119,7 @@ def _resume_paid(intent: ChangeIntent) -> None:
             intent_reverse(intent, data)
 
 
-def intent_reverse(intent: ChangeIntent, data: gateway.SubscriptionData) -> None:
+def intent_reverse(intent: ChangeIntent, data: stripe_subscriptions.SubscriptionData) -> None:
     """A paid change that cannot be applied: refund it and put Stripe back as it was."""
     try:
         if intent.payment_intent_id and intent.amount_cents > 0:
@@ -128,9 +129,9 @@ def intent_reverse(intent: ChangeIntent, data: gateway.SubscriptionData) -> None
                 idempotency_key=f"{intent.idempotency_key}-refund",
             )
         if intent.kind == ChangeKind.SUBSCRIBED:
-            gateway.subscription_cancel_now(data.id)
+            stripe_subscriptions.subscription_cancel_now(data.id)
         else:
-            gateway.subscription_change_at_renewal(
+            stripe_subscriptions.subscription_change_at_renewal(
                 data,
                 plan_id=PlanPrice(intent.from_plan, intent.from_interval).stripe_id,
                 quantity=intent.from_quantity,
@@ -226,7 +227,7 @@ def intent_complete(
 def _resume_start_called(intent: ChangeIntent) -> None:
     """Find the subscription the interrupted start created in Stripe (by its intent's id)."""
     customer = billing_services.customer_ensure(intent.organization)
-    for data in gateway.subscriptions_for_customer(customer.stripe_id):
+    for data in stripe_subscriptions.subscriptions_for_customer(customer.stripe_id):
         if data.metadata.get("change_intent") == str(intent.public_id):
             with contextlib.suppress(AuthenticationRequired, SubscriptionError):
                 _after_start(intent, data)

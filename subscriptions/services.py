@@ -15,6 +15,7 @@ from django.utils import timezone
 
 from audit.services import Actor, audit_record
 from billing import stripe_gateway as gateway
+from billing import stripe_subscriptions
 from kilo_dashboard.jobs import enqueue
 from organizations.gate import gate_changed
 from organizations.models import Organization
@@ -56,9 +57,9 @@ def _locked(organization: Organization) -> Subscription:
     return sub
 
 
-def _stripe(sub: Subscription) -> gateway.SubscriptionData:
+def _stripe(sub: Subscription) -> stripe_subscriptions.SubscriptionData:
     with gateway.stripe_errors(SubscriptionError):
-        return gateway.subscription_retrieve(sub.stripe_id)
+        return stripe_subscriptions.subscription_retrieve(sub.stripe_id)
 
 
 MIRRORED = ("plan", "interval", "quantity", "status", "cancel_at_period_end")
@@ -68,7 +69,7 @@ def snapshot(sub: Subscription) -> dict:
     return {field: getattr(sub, field) for field in MIRRORED}
 
 
-def mirror(sub: Subscription, data: gateway.SubscriptionData) -> None:
+def mirror(sub: Subscription, data: stripe_subscriptions.SubscriptionData) -> None:
     """Copy Stripe's state onto the local row (not saved)."""
     price = price_for_stripe_id(data.plan_id)
     if price is not None:
@@ -133,7 +134,9 @@ def record_change(
     return change
 
 
-def _validate_proration_date(sub: gateway.SubscriptionData, proration_date: int | None) -> int:
+def _validate_proration_date(
+    sub: stripe_subscriptions.SubscriptionData, proration_date: int | None
+) -> int:
     now = int(timezone.now().timestamp())
     if proration_date is None:
         return now
@@ -161,7 +164,7 @@ class ChangePreview:
     """The cost of a change before it is confirmed (from Stripe's preview where it has one)."""
 
     proration_date: int
-    lines: tuple[gateway.ProrationLine, ...]
+    lines: tuple[stripe_subscriptions.ProrationLine, ...]
     amount_cents: int
     from_quantity: int
     to_quantity: int
@@ -178,15 +181,15 @@ class Proration:
     """A change priced from one copy of Stripe's subscription: the preview shows it, the charge
     repeats it with the same proration date, so the two cannot differ."""
 
-    data: gateway.SubscriptionData
+    data: stripe_subscriptions.SubscriptionData
     current: PlanPrice
     target: PlanPrice
     quantity: int
-    preview: gateway.ProrationPreview
+    preview: stripe_subscriptions.ProrationPreview
 
 
 def proration_for(
-    data: gateway.SubscriptionData, *, add_seats: int, plan: str, proration_date: int
+    data: stripe_subscriptions.SubscriptionData, *, add_seats: int, plan: str, proration_date: int
 ) -> Proration:
     """Price adding `add_seats` and/or moving to `plan`, from Stripe's state (never the local
     row, which may have drifted). Raises SubscriptionError with a message for the user."""
@@ -200,7 +203,7 @@ def proration_for(
         raise SubscriptionError(f"Add between 1 and {MAX_SEATS - data.quantity} seats.")
     quantity = data.quantity + add_seats
     with gateway.stripe_errors(SubscriptionError):
-        preview = gateway.subscription_proration_preview(
+        preview = stripe_subscriptions.subscription_proration_preview(
             data,
             plan_id=target.stripe_id,
             unit_amount=target.unit_amount,

@@ -12,6 +12,7 @@ from django.utils import timezone
 
 from audit.services import Actor
 from billing import stripe_gateway as gateway
+from billing import stripe_subscriptions
 from billing.models import StripeCustomer
 
 from .models import ChangeKind, Status, Subscription, SubscriptionChange
@@ -21,7 +22,7 @@ from .services import mirror, organization_plan_sync, record_change, snapshot
 logger = logging.getLogger(__name__)
 
 
-def _organization_for(data: gateway.SubscriptionData):  # noqa: ANN202
+def _organization_for(data: stripe_subscriptions.SubscriptionData):  # noqa: ANN202
     customer = (
         StripeCustomer.objects.select_related("organization")
         .filter(stripe_id=data.customer)
@@ -36,7 +37,9 @@ def _kind_for(before: dict, sub: Subscription) -> str:
     return ChangeKind.RECONCILED
 
 
-def subscription_apply(data: gateway.SubscriptionData, *, source: str) -> Subscription | None:
+def subscription_apply(
+    data: stripe_subscriptions.SubscriptionData, *, source: str
+) -> Subscription | None:
     """Mirror one Stripe subscription; record (and audit) what changed. None = not ours."""
     if price_for_stripe_id(data.plan_id) is None:
         return None  # not one of our seat plans
@@ -91,11 +94,13 @@ def subscription_apply(data: gateway.SubscriptionData, *, source: str) -> Subscr
 def subscription_sync(stripe_subscription_id: str, *, source: str = "webhook") -> None:
     """The handler of customer.subscription.created/updated/deleted: re-fetch, then mirror."""
     if stripe_subscription_id:
-        subscription_apply(gateway.subscription_retrieve(stripe_subscription_id), source=source)
+        subscription_apply(
+            stripe_subscriptions.subscription_retrieve(stripe_subscription_id), source=source
+        )
 
 
 def invoice_paid(invoice_id: str) -> None:
-    subscription_id = gateway.invoice_subscription(invoice_id)
+    subscription_id = stripe_subscriptions.invoice_subscription(invoice_id)
     if not subscription_id:
         return
     subscription_sync(subscription_id, source="invoice.paid")
@@ -105,7 +110,7 @@ def invoice_paid(invoice_id: str) -> None:
 
 
 def invoice_payment_failed(invoice_id: str) -> None:
-    subscription_id = gateway.invoice_subscription(invoice_id)
+    subscription_id = stripe_subscriptions.invoice_subscription(invoice_id)
     if not subscription_id:
         return
     subscription_sync(subscription_id, source="invoice.payment_failed")
@@ -143,7 +148,7 @@ def reconcile() -> list[str]:
             continue  # final in Stripe too
         before = snapshot(sub)
         try:
-            data = gateway.subscription_retrieve(sub.stripe_id)
+            data = stripe_subscriptions.subscription_retrieve(sub.stripe_id)
         except gateway.GatewayError:
             logger.exception("Reconcile: cannot fetch %s", sub.stripe_id)
             continue
@@ -153,7 +158,7 @@ def reconcile() -> list[str]:
     known = set(Subscription.objects.values_list("organization_id", flat=True))
     for customer in StripeCustomer.objects.exclude(organization_id__in=known):
         try:
-            found = gateway.subscriptions_for_customer(customer.stripe_id)
+            found = stripe_subscriptions.subscriptions_for_customer(customer.stripe_id)
         except gateway.GatewayError:
             logger.exception("Reconcile: cannot list subscriptions of %s", customer.stripe_id)
             continue

@@ -6,7 +6,7 @@ import pytest
 import requests
 from django.conf import settings
 
-from billing import stripe_gateway as gateway
+from billing import stripe_subscriptions
 from subscriptions import intents
 from subscriptions.demo import plans_sync
 from subscriptions.models import Subscription
@@ -52,8 +52,8 @@ def stripe_prorated(
     return rounded(new_total) - rounded(old_total)
 
 
-def in_stripe(sub: Subscription) -> gateway.SubscriptionData:
-    return gateway.subscription_retrieve(sub.stripe_id)
+def in_stripe(sub: Subscription) -> stripe_subscriptions.SubscriptionData:
+    return stripe_subscriptions.subscription_retrieve(sub.stripe_id)
 
 
 def stripe_post(path: str, data: dict) -> dict:

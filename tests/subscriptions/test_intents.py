@@ -14,6 +14,7 @@ from django.utils import timezone
 from audit.models import AuditEvent
 from billing import services as billing_services
 from billing import stripe_gateway as gateway
+from billing import stripe_subscriptions
 from billing.stripe_subscription_data import prorate
 from subscriptions import intents, renewal, resume, services, tasks
 from subscriptions.models import ChangeIntent, ChangeKind, IntentState, SubscriptionChange
@@ -240,7 +241,7 @@ def test_a_seat_add_after_drift_is_priced_from_stripe_and_never_negative(org, ow
     # Stripe moved to Enterprise (the failed local commit); the local row says Teams.
     sub = subscribe(org, owner, seats=5)
     data = in_stripe(sub)
-    gateway.subscription_change_at_renewal(
+    stripe_subscriptions.subscription_change_at_renewal(
         data, plan_id=PlanPrice("enterprise", "month").stripe_id, quantity=5, idempotency_key="d"
     )
     sub.refresh_from_db()
@@ -276,8 +277,12 @@ def test_a_negative_seat_add_amount_is_refused_and_triggers_the_reconcile(
     sub = subscribe(org, owner, seats=5)
     enqueued: list[str] = []
     monkeypatch.setattr(services, "enqueue", lambda name, *args: enqueued.append(name))
-    credit = gateway.ProrationPreview(0, (gateway.ProrationLine("Unused time", -659_96),), True)
-    monkeypatch.setattr(gateway, "subscription_proration_preview", lambda *a, **k: credit)
+    credit = stripe_subscriptions.ProrationPreview(
+        0, (stripe_subscriptions.ProrationLine("Unused time", -659_96),), True
+    )
+    monkeypatch.setattr(
+        stripe_subscriptions, "subscription_proration_preview", lambda *a, **k: credit
+    )
 
     with pytest.raises(services.SubscriptionError, match="changed in Stripe"):
         services.change_preview(org, add_seats=1)
@@ -296,7 +301,7 @@ def test_drift_repaired_by_the_reconcile_is_listed_in_admin(org, owner, admin, m
 
     sub = subscribe(org, owner, seats=5)
     data = in_stripe(sub)
-    gateway.subscription_change_at_renewal(
+    stripe_subscriptions.subscription_change_at_renewal(
         data, plan_id=PlanPrice("teams", "year").stripe_id, quantity=7, idempotency_key="drift"
     )
     assert tasks.reconcile_subscriptions() == 1

@@ -10,6 +10,7 @@ from django.utils import timezone
 
 from audit.models import AuditEvent
 from billing import stripe_gateway as gateway
+from billing import stripe_subscriptions
 from organizations import services as org_services
 from organizations.models import Organization, Role
 from organizations.services import SeatLimitReached
@@ -156,7 +157,7 @@ def test_the_whole_lifecycle(org, owner, admin, member):
     renewal.subscription_cancel(actor=actor(owner), organization=org, confirm_name="acme robotics ")
 
     # The end: Stripe deletes it at the period's end and tells us.
-    gateway.subscription_cancel_now(sub.stripe_id)
+    stripe_subscriptions.subscription_cancel_now(sub.stripe_id)
     (deleted,) = stripe_events(sub.stripe_id, "customer.subscription.deleted")
     assert deliver(deleted).status_code == 200
     sub.refresh_from_db()

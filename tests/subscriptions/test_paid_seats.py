@@ -10,6 +10,7 @@ from django.urls import reverse
 from pytest_django.asserts import assertContains
 
 from billing import stripe_gateway as gateway
+from billing import stripe_subscriptions
 from organizations import services as org_services
 from organizations.models import Membership, Role
 from organizations.services import SeatLimitReached
@@ -48,7 +49,7 @@ def test_a_declined_first_payment_starts_nothing_and_grants_no_seat(org, owner, 
     intent = ChangeIntent.objects.get(kind=ChangeKind.SUBSCRIBED)
     assert intent.state == IntentState.FAILED
     # Stripe's unpaid subscription was ended at once, and its events change nothing here.
-    data = gateway.subscription_retrieve(intent.stripe_ref)
+    data = stripe_subscriptions.subscription_retrieve(intent.stripe_ref)
     assert data.status == Status.CANCELED
     for event in stripe_events(intent.stripe_ref):
         deliver(event)
@@ -116,7 +117,7 @@ def test_an_ended_subscription_returns_to_the_free_default_and_blocks_invitation
         Membership.objects.create(
             organization=org, user=make_user(f"m{n}@acme.test"), role=Role.MEMBER
         )
-    gateway.subscription_cancel_now(sub.stripe_id)
+    stripe_subscriptions.subscription_cancel_now(sub.stripe_id)
     (deleted,) = stripe_events(sub.stripe_id, "customer.subscription.deleted")
     deliver(deleted)
 

@@ -23,6 +23,7 @@ import stripe
 import stripe.params
 
 from billing import stripe_gateway as gateway
+from billing import stripe_subscriptions
 
 FIXTURES = Path(__file__).resolve().parents[1] / "data" / "stripe" / "fixtures3.json"
 
@@ -181,9 +182,9 @@ def test_a_proration_preview_uses_create_preview_and_reads_its_lines(resources, 
     }
     invoice = dict(resources["invoice"], lines={"data": [proration, charge, renewal]})
     fake = real_stripe({("post", r"/v1/invoices/create_preview"): invoice})
-    sub = gateway.parse_subscription(_subscription(resources))
+    sub = stripe_subscriptions.parse_subscription(_subscription(resources))
 
-    preview = gateway.subscription_proration_preview(
+    preview = stripe_subscriptions.subscription_proration_preview(
         sub, plan_id="kilo-teams-month-1500", unit_amount=1500, quantity=12, proration_date=1_800
     )
 
@@ -212,9 +213,9 @@ def test_a_change_at_once_is_invoiced_and_charged_or_left_pending(
     if intent_status != "succeeded":
         answer["pending_update"] = resources["subscription"]["pending_update"]
     fake = real_stripe({("post", r"/v1/subscriptions/[^/]+"): answer})
-    sub = gateway.parse_subscription(_subscription(resources))
+    sub = stripe_subscriptions.parse_subscription(_subscription(resources))
 
-    result = gateway.subscription_change_now(
+    result = stripe_subscriptions.subscription_change_now(
         sub,
         plan_id="kilo-enterprise-month-15000",
         unit_amount=150_00,
@@ -245,14 +246,14 @@ def test_a_subscription_start_and_its_first_payment(resources, real_stripe):
         }
     )
 
-    data = gateway.subscription_create(
+    data = stripe_subscriptions.subscription_create(
         customer_id="cus_1",
         plan_id="kilo-teams-month-1500",
         quantity=8,
         metadata={"organization": "acme", "change_intent": "uuid"},
         idempotency_key="change-intent-2",
     )
-    payment = gateway.invoice_payment_intent(data.latest_invoice)
+    payment = stripe_subscriptions.invoice_payment_intent(data.latest_invoice)
 
     assert data.latest_invoice == "in_first"
     assert (payment.id, payment.status) == ("pi_first", "requires_action")
@@ -270,9 +271,9 @@ def test_changes_at_renewal_reversal_and_expiry_speak_the_current_api(resources,
             ("post", r"/v1/payment_intents/[^/]+/cancel"): resources["payment_intent"],
         }
     )
-    sub = gateway.parse_subscription(_subscription(resources))
+    sub = stripe_subscriptions.parse_subscription(_subscription(resources))
 
-    gateway.subscription_change_at_renewal(
+    stripe_subscriptions.subscription_change_at_renewal(
         sub, plan_id="kilo-teams-year-18000", quantity=3, idempotency_key="renewal-1"
     )
     gateway.refund_create(payment_intent_id="pi_1", amount_cents=2_000, idempotency_key="r-1")

@@ -8,7 +8,7 @@ from django.urls import reverse
 
 from audit.models import AuditEvent
 from billing import services as billing_services
-from billing import stripe_gateway as gateway
+from billing import stripe_subscriptions
 from billing.models import PaymentMethod
 from stripe_events.models import StripeEvent
 from subscriptions import intents, tasks
@@ -23,7 +23,7 @@ pytestmark = pytest.mark.django_db(transaction=True)
 def test_a_late_updated_after_deleted_never_brings_the_subscription_back(org, owner, admin, member):
     sub = subscribe(org, owner, seats=10)
     (created,) = stripe_events(sub.stripe_id, "customer.subscription.created")
-    gateway.subscription_cancel_now(sub.stripe_id)
+    stripe_subscriptions.subscription_cancel_now(sub.stripe_id)
     (deleted,) = stripe_events(sub.stripe_id, "customer.subscription.deleted")
 
     assert deliver(deleted).status_code == 200
@@ -55,7 +55,7 @@ def test_a_quantity_changed_in_stripe_arrives_by_webhook_and_moves_the_seat_limi
     org, owner, admin, member
 ):
     sub = subscribe(org, owner, seats=10)
-    gateway.subscription_change_at_renewal(
+    stripe_subscriptions.subscription_change_at_renewal(
         in_stripe(sub), plan_id=in_stripe(sub).plan_id, quantity=14, idempotency_key="ext-14"
     )
     deliver(fake_event("customer.subscription.updated", sub.stripe_id, "evt_ext_14"))
@@ -73,7 +73,7 @@ def test_a_failed_renewal_payment_shows_the_past_due_banner_to_owners_and_admins
     declining = add_card(org, owner, DECLINED_ON_CHARGE)
     billing_services.card_make_default(actor=actor(owner), organization=org, method=declining)
     # A billing-frequency change makes localstripe invoice at once: the renewal-like charge fails.
-    gateway.subscription_change_at_renewal(
+    stripe_subscriptions.subscription_change_at_renewal(
         in_stripe(sub), plan_id="kilo-teams-year-18000", quantity=10, idempotency_key="renew"
     )
     data = in_stripe(sub)
@@ -151,7 +151,7 @@ def test_two_admins_adding_seats_at_the_same_moment_end_with_both_additions(
 def test_reconcile_repairs_drift_made_in_stripe_and_records_it(org, owner, admin, member):
     sub = subscribe(org, owner, seats=10)
     data = in_stripe(sub)
-    gateway.subscription_change_at_renewal(
+    stripe_subscriptions.subscription_change_at_renewal(
         data, plan_id=data.plan_id, quantity=15, idempotency_key="drift"
     )
     stripe_post(f"/v1/subscriptions/{sub.stripe_id}", {"cancel_at_period_end": "true"})

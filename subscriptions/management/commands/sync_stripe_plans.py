@@ -1,6 +1,7 @@
 from django.core.management.base import BaseCommand, CommandError
 
 from billing import stripe_gateway as gateway
+from billing import stripe_subscriptions
 from subscriptions.plans import ALL_PRICES
 
 
@@ -10,7 +11,7 @@ class Command(BaseCommand):
     def handle(self, *args: object, **options: object) -> None:
         for price in ALL_PRICES:
             try:
-                plan, created = gateway.plan_ensure(
+                plan, created = stripe_subscriptions.plan_ensure(
                     plan_id=price.stripe_id,
                     amount=price.unit_amount,
                     interval=price.interval,
