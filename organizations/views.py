@@ -16,7 +16,7 @@ from accounts.adapter import remember_invitation_link
 from accounts.selectors import user_has_any_verified_email
 from audit.services import Actor
 
-from . import selectors, services
+from . import invitations, selectors, services
 from .access import OrgAccess, org_view
 from .forms import (
     InvitationForm,
@@ -193,7 +193,7 @@ def invitation_create(request: HttpRequest, access: OrgAccess) -> HttpResponse:
     )
     if request.method == "POST" and form.is_valid():
         try:
-            invitation = services.invitation_create(
+            invitation = invitations.invitation_create(
                 actor=Actor.from_request(request),
                 organization=access.organization,
                 **form.cleaned_data,
@@ -232,7 +232,7 @@ def _invitation_action(request: HttpRequest, access: OrgAccess, service, done: s
 @org_view(Capability.MANAGE_MEMBERS)
 def invitation_resend(request: HttpRequest, access: OrgAccess, invitation_id: str) -> HttpResponse:
     return _invitation_action(
-        request, access, services.invitation_resend, "A new invitation link was sent to {email}."
+        request, access, invitations.invitation_resend, "A new invitation link was sent to {email}."
     )
 
 
@@ -242,7 +242,7 @@ def invitation_revoke(request: HttpRequest, access: OrgAccess, invitation_id: st
     """GET asks "Revoke the invitation to <email>?"; the POST from that page revokes it."""
     if request.method == "POST":
         return _invitation_action(
-            request, access, services.invitation_revoke, "The invitation to {email} was revoked."
+            request, access, invitations.invitation_revoke, "The invitation to {email} was revoked."
         )
     invitation = selectors.pending_invitation(access.organization, invitation_id)
     if invitation is None:
@@ -264,7 +264,7 @@ def invitation_revoke(request: HttpRequest, access: OrgAccess, invitation_id: st
 def invitation_accept(request: HttpRequest, token: str) -> HttpResponse:
     """The link from the email. Not org-scoped: the token is the credential."""
     try:
-        invitation = services.invitation_for_token(token)
+        invitation = invitations.invitation_for_token(token)
     except services.InvitationUnusable as error:
         return render(
             request,
@@ -280,7 +280,9 @@ def invitation_accept(request: HttpRequest, token: str) -> HttpResponse:
     error_message = ""
     if request.method == "POST":
         try:
-            membership = services.invitation_accept(actor=Actor.from_request(request), token=token)
+            membership = invitations.invitation_accept(
+                actor=Actor.from_request(request), token=token
+            )
         except services.InvitationUnusable as error:
             return render(
                 request,

@@ -24,7 +24,7 @@ import pytest
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
 from audit.models import AuditEvent
-from organizations import services
+from organizations import invitations
 from organizations.models import Membership, Role
 from organizations.permissions import Capability
 from tests.audit import access_table as audit_access
@@ -205,7 +205,7 @@ def world(org, personas) -> SimpleNamespace:
     pending invitation."""
     second_admin = make_user("second.admin@acme.test", "Sam Second")
     target = Membership.objects.create(organization=org, user=second_admin, role=Role.ADMIN)
-    invitation = services.invitation_create(
+    invitation = invitations.invitation_create(
         actor=actor(personas["owner"]),
         organization=org,
         email="invitee@example.com",

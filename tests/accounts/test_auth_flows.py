@@ -16,7 +16,7 @@ from django.test import Client
 from django.urls import reverse
 
 from accounts.models import User
-from organizations import services
+from organizations import invitations
 from organizations.models import Membership, Organization, Role
 from tests.conftest import PASSWORD, actor, make_user
 
@@ -403,7 +403,7 @@ def test_a_verified_user_creates_an_organization_and_owns_it(client):
 def _invite(org, inviter, email: str, django_capture_on_commit_callbacks, mailoutbox) -> str:
     """Invite `email` and return the path of the emailed link (the email is sent on commit)."""
     with django_capture_on_commit_callbacks(execute=True):
-        services.invitation_create(
+        invitations.invitation_create(
             actor=actor(inviter), organization=org, email=email, role=Role.MEMBER
         )
     message = mailoutbox[-1]

@@ -6,7 +6,7 @@ import pytest
 from playwright.sync_api import expect
 
 from billing.models import Payment, PaymentMethod
-from organizations import services
+from organizations import invitations
 from organizations.models import Invitation, InvitationStatus, Membership, Role
 from tests.billing.conftest import add_card
 from tests.conftest import actor
@@ -50,7 +50,7 @@ def test_remove_member_confirms_by_name_and_can_be_undone(
 
 
 def test_revoke_invitation_confirms_with_the_address(live_server, org, owner, new_page):
-    services.invitation_create(
+    invitations.invitation_create(
         actor=actor(owner), organization=org, email="late@example.test", role=Role.MEMBER
     )
     base = live_server.url

@@ -10,7 +10,7 @@ from django.urls import reverse
 from pytest_django.asserts import assertContains
 
 from audit.models import AuditEvent
-from organizations import services
+from organizations import invitations
 from organizations.models import Invitation, InvitationStatus, Membership, Organization, Role
 from tests.conftest import actor, client_for, make_user
 
@@ -33,7 +33,7 @@ def invite_token(django_capture_on_commit_callbacks, mailoutbox):
 
     def _invite(org, by, email):
         with django_capture_on_commit_callbacks(execute=True):
-            invitation = services.invitation_create(
+            invitation = invitations.invitation_create(
                 actor=actor(by), organization=org, email=email, role=Role.MEMBER
             )
         return invitation, TOKEN_RE.search(mailoutbox[-1].body).group(1)
@@ -175,7 +175,7 @@ def test_a_used_token_gets_a_gone_page(org, personas, invite_token, method):
 
 def test_a_revoked_token_gets_a_gone_page(org, personas, invite_token):
     invitation, token = invite_token(org, personas["owner"], "nia@example.com")
-    services.invitation_revoke(
+    invitations.invitation_revoke(
         actor=actor(personas["owner"]), organization=org, public_id=invitation.public_id
     )
     invitee = make_user("nia@example.com")
@@ -190,7 +190,7 @@ def test_a_revoked_token_gets_a_gone_page(org, personas, invite_token):
 def test_a_token_replaced_by_a_resend_no_longer_works(org, personas, invite_token, time_machine):
     invitation, old_token = invite_token(org, personas["owner"], "nia@example.com")
     time_machine.move_to(invitation.sent_at + timedelta(minutes=11))  # past the resend cooldown
-    services.invitation_resend(
+    invitations.invitation_resend(
         actor=actor(personas["owner"]), organization=org, public_id=invitation.public_id
     )
     invitee = make_user("nia@example.com")
@@ -402,7 +402,7 @@ def test_a_non_uuid_id_in_a_url_is_404(org, personas, url_name, bad_id):
 )
 def test_an_unknown_or_foreign_uuid_changes_nothing(org, other_org, personas, url_name):
     foreign_member = Membership.objects.get(user=personas["outsider"])
-    foreign_invitation = services.invitation_create(
+    foreign_invitation = invitations.invitation_create(
         actor=actor(personas["outsider"]),
         organization=other_org,
         email="x@example.com",

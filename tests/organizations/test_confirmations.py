@@ -9,7 +9,7 @@ from django.utils import timezone
 from pytest_django.asserts import assertContains
 
 from audit.models import AuditEvent
-from organizations import services
+from organizations import invitations, services
 from organizations.member_restore import membership_restore
 from organizations.models import Invitation, InvitationStatus, Membership, Role
 from tests.conftest import actor, client_for, make_user
@@ -121,7 +121,7 @@ def test_undo_is_refused_when_the_freed_seat_was_taken(org, personas):
     client = client_for(personas["owner"])
     _remove(client, org, _membership(personas["member"], org))
     removal = AuditEvent.objects.get(action="member.removed")
-    services.invitation_create(
+    invitations.invitation_create(
         actor=actor(personas["owner"]), organization=org, email="new@acme.test", role=Role.MEMBER
     )
     response = client.post(
@@ -132,7 +132,7 @@ def test_undo_is_refused_when_the_freed_seat_was_taken(org, personas):
 
 
 def test_revoke_asks_first_naming_the_address(org, personas):
-    invitation = services.invitation_create(
+    invitation = invitations.invitation_create(
         actor=actor(personas["owner"]), organization=org, email="new@acme.test", role=Role.MEMBER
     )
     url = reverse("invitation_revoke", args=[org.slug, invitation.public_id])

@@ -5,7 +5,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from accounts.models import User
-from organizations import services
+from organizations import invitations
 from organizations.models import Invitation, Membership, Role
 from tests.conftest import actor, make_org
 
@@ -23,7 +23,7 @@ def invitation(django_capture_on_commit_callbacks, mailoutbox, time_machine) -> 
     inviter = User.objects.create_user(email="sean@obrien.test", name="Seán O'Brien")
     Membership.objects.create(organization=org, user=inviter, role=Role.OWNER)
     with django_capture_on_commit_callbacks(execute=True):
-        invitation = services.invitation_create(
+        invitation = invitations.invitation_create(
             actor=actor(inviter), organization=org, email="new@obrien.test", role=Role.MEMBER
         )
     # INVITATION_TTL_DAYS after 30 Nov 2026 12:00 UTC; the expected text below assumes 7.

@@ -13,7 +13,7 @@ from django.db import connection, connections, transaction
 
 from audit.models import AuditEvent
 from audit.services import Actor, audit_record
-from organizations import services
+from organizations import invitations, services
 from organizations.models import (
     Invitation,
     InvitationStatus,
@@ -25,6 +25,7 @@ from organizations.models import (
 from organizations.selectors import seat_usage
 from organizations.services import InvitationUnusable, SeatLimitReached, ServiceError
 from organizations.tasks import expire_invitations
+from organizations.tokens import hash_token
 from tests.conftest import actor, make_org, make_user
 
 T0 = datetime(2025, 3, 3, 9, 0, tzinfo=UTC)
@@ -37,7 +38,7 @@ def invite(django_capture_on_commit_callbacks, mailoutbox):
 
     def _invite(org, by, email, role=Role.MEMBER):
         with django_capture_on_commit_callbacks(execute=True):
-            invitation = services.invitation_create(
+            invitation = invitations.invitation_create(
                 actor=actor(by), organization=org, email=email, role=role
             )
         assert mailoutbox[-1].to == [invitation.email]
@@ -92,7 +93,7 @@ def test_an_invitation_is_refused_when_no_seat_is_free(org, personas, invite):
     invite(org, personas["owner"], "first@example.com")
 
     with pytest.raises(SeatLimitReached, match="All 4 seats are in use"):
-        services.invitation_create(
+        invitations.invitation_create(
             actor=actor(personas["admin"]),
             organization=org,
             email="second@example.com",
@@ -129,7 +130,7 @@ def test_expired_invitations_do_not_count_against_the_seats(org, personas, invit
 def test_a_revoked_invitation_frees_its_seat(org, personas, invite):
     set_seats(org, 4)
     invitation, _ = invite(org, personas["owner"], "gone@example.com")
-    services.invitation_revoke(
+    invitations.invitation_revoke(
         actor=actor(personas["owner"]), organization=org, public_id=invitation.public_id
     )
 
@@ -172,7 +173,7 @@ def test_a_second_pending_invitation_to_the_same_address_is_refused(org, persona
     invite(org, personas["owner"], "twice@example.com")
 
     with pytest.raises(ServiceError, match="already has a pending invitation"):
-        services.invitation_create(
+        invitations.invitation_create(
             actor=actor(personas["owner"]),
             organization=org,
             email="TWICE@example.com",
@@ -184,7 +185,7 @@ def test_a_second_pending_invitation_to_the_same_address_is_refused(org, persona
 
 def test_inviting_an_existing_member_is_refused(org, personas):
     with pytest.raises(ServiceError, match="already a member"):
-        services.invitation_create(
+        invitations.invitation_create(
             actor=actor(personas["owner"]),
             organization=org,
             email="Member@Acme.test",
@@ -202,7 +203,7 @@ def test_a_member_of_another_organization_can_be_invited(org, personas, invite):
 
 def test_only_owners_invite_admins(org, personas, invite):
     with pytest.raises(PermissionDenied, match="Only owners can invite admins"):
-        services.invitation_create(
+        invitations.invitation_create(
             actor=actor(personas["admin"]),
             organization=org,
             email="boss@example.com",
@@ -217,7 +218,7 @@ def test_only_owners_invite_admins(org, personas, invite):
 
 def test_nobody_is_invited_as_an_owner(org, personas):
     with pytest.raises(ServiceError, match="Admin or Member"):
-        services.invitation_create(
+        invitations.invitation_create(
             actor=actor(personas["owner"]),
             organization=org,
             email="x@example.com",
@@ -230,7 +231,7 @@ def test_nobody_is_invited_as_an_owner(org, personas):
 @pytest.mark.parametrize("persona", ["member", "outsider"])
 def test_members_and_outsiders_cannot_invite(org, personas, persona):
     with pytest.raises(PermissionDenied):
-        services.invitation_create(
+        invitations.invitation_create(
             actor=actor(personas[persona]),
             organization=org,
             email="x@example.com",
@@ -251,7 +252,7 @@ def test_resend_rotates_the_token_and_restarts_the_seven_day_clock(
     frozen.move_to(T0 + timedelta(days=3), tick=False)
 
     with django_capture_on_commit_callbacks(execute=True):
-        services.invitation_resend(
+        invitations.invitation_resend(
             actor=actor(personas["admin"]), organization=org, public_id=invitation.public_id
         )
 
@@ -260,11 +261,11 @@ def test_resend_rotates_the_token_and_restarts_the_seven_day_clock(
     invitation.refresh_from_db()
     assert invitation.sent_at == T0 + timedelta(days=3)
     assert invitation.expires_at == T0 + timedelta(days=10)
-    assert invitation.token_hash == services.hash_token(new_token)
+    assert invitation.token_hash == hash_token(new_token)
     with pytest.raises(InvitationUnusable) as refused:
-        services.invitation_for_token(old_token)
+        invitations.invitation_for_token(old_token)
     assert refused.value.reason == "unknown"
-    assert services.invitation_for_token(new_token).pk == invitation.pk
+    assert invitations.invitation_for_token(new_token).pk == invitation.pk
     assert_audited(
         "invitation.resent",
         by=personas["admin"],
@@ -283,14 +284,14 @@ def test_resending_an_expired_invitation_takes_a_seat_again(org, personas, invit
     Membership.objects.create(organization=org, user=make_user("filler@acme.test"))
 
     with pytest.raises(SeatLimitReached):
-        services.invitation_resend(
+        invitations.invitation_resend(
             actor=actor(personas["owner"]), organization=org, public_id=invitation.public_id
         )
 
     invitation.refresh_from_db()
     assert invitation.expires_at == T0 + timedelta(days=7)
     set_seats(org, 5)
-    services.invitation_resend(
+    invitations.invitation_resend(
         actor=actor(personas["owner"]), organization=org, public_id=invitation.public_id
     )
     invitation.refresh_from_db()
@@ -308,7 +309,7 @@ def test_resending_an_expired_invitation_counts_the_seats_as_they_are_now(
     Organization.objects.filter(pk=org.pk).update(seat_count=4)  # reduced meanwhile: all used
 
     with pytest.raises(SeatLimitReached):
-        services.invitation_resend(
+        invitations.invitation_resend(
             actor=actor(personas["owner"]),
             organization=loaded_at_request_start,
             public_id=invitation.public_id,
@@ -318,7 +319,7 @@ def test_resending_an_expired_invitation_counts_the_seats_as_they_are_now(
 def test_revoke_marks_the_invitation_revoked(org, personas, invite, frozen):
     invitation, token = invite(org, personas["owner"], "nope@example.com")
 
-    services.invitation_revoke(
+    invitations.invitation_revoke(
         actor=actor(personas["admin"]), organization=org, public_id=invitation.public_id
     )
 
@@ -335,10 +336,10 @@ def test_revoke_marks_the_invitation_revoked(org, personas, invite, frozen):
     )
 
 
-@pytest.mark.parametrize("service", [services.invitation_revoke, services.invitation_resend])
+@pytest.mark.parametrize("service", [invitations.invitation_revoke, invitations.invitation_resend])
 def test_a_revoked_invitation_can_be_neither_revoked_nor_resent(org, personas, invite, service):
     invitation, _ = invite(org, personas["owner"], "nope@example.com")
-    services.invitation_revoke(
+    invitations.invitation_revoke(
         actor=actor(personas["owner"]), organization=org, public_id=invitation.public_id
     )
 
@@ -349,7 +350,7 @@ def test_a_revoked_invitation_can_be_neither_revoked_nor_resent(org, personas, i
     assert AuditEvent.objects.filter(action="invitation.revoked").count() == 1
 
 
-@pytest.mark.parametrize("service", [services.invitation_revoke, services.invitation_resend])
+@pytest.mark.parametrize("service", [invitations.invitation_revoke, invitations.invitation_resend])
 def test_members_cannot_revoke_or_resend(org, personas, invite, service):
     invitation, _ = invite(org, personas["owner"], "x@example.com")
 
@@ -359,7 +360,7 @@ def test_members_cannot_revoke_or_resend(org, personas, invite, service):
     assert Invitation.objects.get().status == InvitationStatus.PENDING
 
 
-@pytest.mark.parametrize("service", [services.invitation_revoke, services.invitation_resend])
+@pytest.mark.parametrize("service", [invitations.invitation_revoke, invitations.invitation_resend])
 def test_another_organizations_invitation_is_out_of_reach(
     org, other_org, personas, invite, service
 ):
@@ -380,7 +381,7 @@ def test_accept_makes_the_invitee_a_member_with_the_invited_role(org, personas, 
     invitation, token = invite(org, personas["owner"], "new@example.com", role=Role.ADMIN)
     newcomer = make_user("new@example.com", "Nia Newcomer")
 
-    membership = services.invitation_accept(actor=actor(newcomer), token=token)
+    membership = invitations.invitation_accept(actor=actor(newcomer), token=token)
 
     assert (membership.organization, membership.user, membership.role) == (
         org,
@@ -408,7 +409,7 @@ def test_accept_requires_the_signed_in_address_to_be_the_invited_one(org, person
     someone_else = make_user("someone@example.com")
 
     with pytest.raises(ServiceError, match="This invitation is for new@example.com"):
-        services.invitation_accept(actor=actor(someone_else), token=token)
+        invitations.invitation_accept(actor=actor(someone_else), token=token)
 
     assert not Membership.objects.filter(user=someone_else).exists()
     invitation.refresh_from_db()
@@ -420,7 +421,7 @@ def test_accept_requires_the_invited_address_to_be_verified(org, personas, invit
     unverified = make_user("new@example.com", verified=False)
 
     with pytest.raises(ServiceError, match="Verify new@example.com"):
-        services.invitation_accept(actor=actor(unverified), token=token)
+        invitations.invitation_accept(actor=actor(unverified), token=token)
 
     assert not Membership.objects.filter(user=unverified).exists()
     assert Invitation.objects.get().status == InvitationStatus.PENDING
@@ -428,7 +429,7 @@ def test_accept_requires_the_invited_address_to_be_verified(org, personas, invit
 
 def _reason(token: str, user) -> str:
     with pytest.raises(InvitationUnusable) as refused:
-        services.invitation_accept(actor=actor(user), token=token)
+        invitations.invitation_accept(actor=actor(user), token=token)
     return refused.value.reason
 
 
@@ -448,12 +449,12 @@ def test_an_invitation_is_still_usable_one_second_before_it_expires(org, persona
     newcomer = make_user("new@example.com")
     frozen.move_to(T0 + timedelta(days=7, seconds=-1), tick=False)
 
-    assert services.invitation_accept(actor=actor(newcomer), token=token).organization == org
+    assert invitations.invitation_accept(actor=actor(newcomer), token=token).organization == org
 
 
 def test_a_revoked_invitation_cannot_be_accepted(org, personas, invite):
     invitation, token = invite(org, personas["owner"], "new@example.com")
-    services.invitation_revoke(
+    invitations.invitation_revoke(
         actor=actor(personas["owner"]), organization=org, public_id=invitation.public_id
     )
 
@@ -464,7 +465,7 @@ def test_a_revoked_invitation_cannot_be_accepted(org, personas, invite):
 def test_a_used_invitation_cannot_be_accepted_again(org, personas, invite):
     _, token = invite(org, personas["owner"], "new@example.com")
     newcomer = make_user("new@example.com")
-    services.invitation_accept(actor=actor(newcomer), token=token)
+    invitations.invitation_accept(actor=actor(newcomer), token=token)
 
     assert _reason(token, newcomer) == "used"
     assert Membership.objects.filter(user=newcomer).count() == 1
@@ -483,7 +484,7 @@ def test_accept_is_refused_when_seats_were_reduced_meanwhile(org, personas, invi
     set_seats(org, 3)
 
     with pytest.raises(SeatLimitReached):
-        services.invitation_accept(actor=actor(make_user("new@example.com")), token=token)
+        invitations.invitation_accept(actor=actor(make_user("new@example.com")), token=token)
 
     assert Membership.objects.filter(organization=org).count() == 3
     assert Invitation.objects.get().status == InvitationStatus.PENDING
@@ -495,7 +496,7 @@ def test_accept_by_someone_who_already_joined_is_refused(org, personas, invite):
     Membership.objects.create(organization=org, user=newcomer)
 
     with pytest.raises(ServiceError, match="already a member"):
-        services.invitation_accept(actor=actor(newcomer), token=token)
+        invitations.invitation_accept(actor=actor(newcomer), token=token)
 
     assert Membership.objects.filter(user=newcomer).count() == 1
 
@@ -506,7 +507,7 @@ def test_accept_by_someone_who_already_joined_is_refused(org, personas, invite):
 def test_invitations_expire_marks_stale_pending_invitations_once(org, personas, invite, frozen):
     stale, _ = invite(org, personas["owner"], "stale@example.com")
     revoked, _ = invite(org, personas["owner"], "revoked@example.com")
-    services.invitation_revoke(
+    invitations.invitation_revoke(
         actor=actor(personas["owner"]), organization=org, public_id=revoked.public_id
     )
     frozen.move_to(T0 + timedelta(days=2), tick=False)
@@ -1133,7 +1134,7 @@ def test_two_concurrent_invitations_for_the_last_seat_exactly_one_wins(org, pers
             barrier,
             results,
             persona,
-            lambda persona=persona: services.invitation_create(
+            lambda persona=persona: invitations.invitation_create(
                 actor=actor(personas[persona]),
                 organization=org,
                 email=f"via-{persona}@example.com",

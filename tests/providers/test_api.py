@@ -141,7 +141,7 @@ def test_a_removed_member_is_refused_at_once(gateway, org, owner, member):
 
 
 def test_a_new_member_is_allowed_at_once(gateway, org, owner):
-    from organizations.services import invitation_accept, invitation_create
+    from organizations.invitations import invitation_accept, invitation_create
 
     assert authorize(gateway, "new@acme.test", SONNET).json()["reason"] == "not_a_member"
     invitation = invitation_create(
@@ -149,7 +149,7 @@ def test_a_new_member_is_allowed_at_once(gateway, org, owner):
     )
     user = make_user("new@acme.test")
     token = "known-token"
-    from organizations.services import hash_token
+    from organizations.tokens import hash_token
 
     type(invitation).objects.filter(pk=invitation.pk).update(token_hash=hash_token(token))
     invitation_accept(actor=actor(user), token=token)

@@ -8,7 +8,7 @@ import pytest
 from django.core import mail
 from django.urls import reverse
 
-from organizations import services
+from organizations import invitations
 from organizations.models import Invitation, Organization, Role
 from tests.conftest import actor, client_for
 
@@ -124,7 +124,7 @@ def test_one_address_is_limited_across_invitations_and_organizations(
 ):
     def revoke_acmes() -> None:
         pending = Invitation.objects.get(organization=org, status="pending")
-        services.invitation_revoke(
+        invitations.invitation_revoke(
             actor=actor(owner), organization=org, public_id=pending.public_id
         )
 

@@ -9,7 +9,7 @@ from django.test import Client
 from django.urls import reverse
 
 from accounts.models import User
-from organizations import services
+from organizations import invitations
 from organizations.models import Membership, Role
 from tests.conftest import PASSWORD, actor
 
@@ -30,7 +30,7 @@ def _eager_tasks():
 @pytest.fixture
 def accept_path(org, owner, django_capture_on_commit_callbacks) -> str:
     with django_capture_on_commit_callbacks(execute=True):
-        services.invitation_create(
+        invitations.invitation_create(
             actor=actor(owner), organization=org, email=INVITEE, role=Role.MEMBER
         )
     [message] = mail.outbox

@@ -8,7 +8,7 @@ from django.core import mail
 from django.urls import reverse
 from django.utils import timezone
 
-from organizations import services
+from organizations import invitations, services
 from organizations.models import Invitation, InvitationStatus, Organization
 from tests.conftest import actor, client_for, make_user
 
@@ -117,7 +117,7 @@ def test_a_mail_server_that_is_down_leaves_a_committed_invitation_and_no_500(
 def test_the_task_sends_nothing_for_an_invitation_no_longer_pending(org, owner, eager_tasks):
     from organizations.tasks import send_invitation_email
 
-    invitation = services.invitation_create(
+    invitation = invitations.invitation_create(
         actor=actor(owner), organization=org, email="new@example.test", role="member"
     )
     Invitation.objects.filter(pk=invitation.pk).update(status=InvitationStatus.REVOKED)

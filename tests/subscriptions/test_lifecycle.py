@@ -11,7 +11,7 @@ from django.utils import timezone
 from audit.models import AuditEvent
 from billing import stripe_gateway as gateway
 from billing import stripe_subscriptions
-from organizations import services as org_services
+from organizations import invitations
 from organizations.models import Organization, Role
 from organizations.services import SeatLimitReached
 from subscriptions import intents, renewal, services
@@ -167,11 +167,11 @@ def test_the_whole_lifecycle(org, owner, admin, member):
     # members keep their access, two more may be invited, then the limit holds.
     assert (org.seat_count, org.plan) == (5, "teams")
     for n in range(2):
-        org_services.invitation_create(
+        invitations.invitation_create(
             actor=actor(owner), organization=org, email=f"late{n}@example.com", role=Role.MEMBER
         )
     with pytest.raises(SeatLimitReached, match="All 5 seats are in use"):
-        org_services.invitation_create(
+        invitations.invitation_create(
             actor=actor(owner), organization=org, email="late@example.com", role=Role.MEMBER
         )
     billing = client_for(owner).get(reverse("billing_tab", args=[org.slug]))
@@ -206,7 +206,7 @@ def test_the_renewal_keeps_seats_that_came_into_use_after_the_removal_was_schedu
     sub = subscribe(org, owner, seats=10)
     renewal.seats_remove_at_renewal(actor=actor(owner), organization=org, seats=3)
     for n in range(2):
-        org_services.invitation_create(
+        invitations.invitation_create(
             actor=actor(owner), organization=org, email=f"n{n}@example.com", role=Role.MEMBER
         )
     renewal.scheduled_changes_apply(sub.pk, now=sub.current_period_end)

@@ -11,7 +11,7 @@ from pytest_django.asserts import assertContains
 
 from billing import stripe_gateway as gateway
 from billing import stripe_subscriptions
-from organizations import services as org_services
+from organizations import invitations
 from organizations.models import Membership, Role
 from organizations.services import SeatLimitReached
 from subscriptions import intents, renewal
@@ -89,11 +89,11 @@ def test_three_d_secure_at_the_start_is_offered_and_seats_come_only_once_paid(
     org.refresh_from_db()
     assert org.seat_count == FREE_SEATS
     for n in range(2):  # 2 invitations fill the free 5 seats (3 members), not the 8 unpaid ones
-        org_services.invitation_create(
+        invitations.invitation_create(
             actor=actor(owner), organization=org, email=f"n{n}@example.com", role=Role.MEMBER
         )
     with pytest.raises(SeatLimitReached):
-        org_services.invitation_create(
+        invitations.invitation_create(
             actor=actor(owner), organization=org, email="n9@example.com", role=Role.MEMBER
         )
 
@@ -125,7 +125,7 @@ def test_an_ended_subscription_returns_to_the_free_default_and_blocks_invitation
     assert (org.seat_count, org.plan) == (FREE_SEATS, "teams")
     assert Membership.objects.filter(organization=org).count() == 7  # everyone keeps access
     with pytest.raises(SeatLimitReached, match="7 seats are in use .* the plan has 5"):
-        org_services.invitation_create(
+        invitations.invitation_create(
             actor=actor(owner), organization=org, email="late@example.com", role=Role.MEMBER
         )
     page = client_for(owner).get(reverse("organization_tab", args=[org.slug]))

@@ -15,7 +15,7 @@ from audit.services import Actor
 from billing import demo as billing_demo
 from billing.demo_timeline import Step, Story
 from kilo_dashboard.demo_clock import local_moment, story_at
-from organizations import services
+from organizations import invitations
 from organizations.models import Membership, Organization, Plan, Role
 from usage.demo import DAYS, demo_now, generate_events
 
@@ -71,7 +71,7 @@ def acme_story(make_org, with_billing: bool) -> Story:  # noqa: ANN001
         Step(
             now.astimezone(ZONE).date() - timedelta(days=2),
             11,
-            lambda: services.invitation_create(
+            lambda: invitations.invitation_create(
                 actor=actor, organization=acme, email=ACME_PENDING_INVITE, role=Role.MEMBER
             ),
         )

@@ -17,7 +17,7 @@ from audit.services import Actor, retention_update
 from billing import demo as billing_demo
 from billing.demo_timeline import Step, Story
 from kilo_dashboard.demo_clock import local_moment, story_at
-from organizations import services
+from organizations import invitations, services
 from organizations.models import Invitation, Membership, Organization, Plan, Role
 from organizations.tokens import invitation_token
 from providers.services import model_policy_update
@@ -91,13 +91,13 @@ OKTA_DISCOVERY = {
 
 def _invite(org: Organization, inviter: str, email: str, role: str) -> None:
     actor = Actor(user=Membership.objects.get(organization=org, user__email=inviter).user)
-    services.invitation_create(actor=actor, organization=org, email=email, role=role)
+    invitations.invitation_create(actor=actor, organization=org, email=email, role=role)
 
 
 def _accept(org: Organization, email: str, name: str, make_user) -> None:  # noqa: ANN001
     invitation = Invitation.objects.get(organization=org, email=email, status="pending")
     user = make_user(email, name)  # signs up (verified) the day they accept
-    services.invitation_accept(actor=Actor(user=user), token=invitation_token(invitation))
+    invitations.invitation_accept(actor=Actor(user=user), token=invitation_token(invitation))
 
 
 def _member_actor(org: Organization, email: str) -> Actor:
@@ -179,7 +179,7 @@ def globex_story(make_user, with_billing: bool) -> Story:  # noqa: ANN001
     on(today - timedelta(days=3), 10.5, lambda: sso_services.domain_claim(
         actor=owner, organization=org, name="globex.test"
     ))  # fmt: skip
-    on(today - timedelta(days=2), 10, lambda: services.invitation_create(
+    on(today - timedelta(days=2), 10, lambda: invitations.invitation_create(
         actor=_member_actor(org, ADMIN), organization=org, email=PENDING_INVITE, role=Role.MEMBER
     ))  # fmt: skip
     return story
