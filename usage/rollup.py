@@ -19,12 +19,14 @@ RUN_SECONDS, so a run stays far below the Celery time limit; beat starts the nex
 import time
 import uuid
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 from django.core.cache import cache
 from django.db import connection, transaction
 from django.utils import timezone
 
+from organizations.models import Organization
 from organizations.services import memberships_touch_activity
 
 from . import sketch
@@ -96,6 +98,8 @@ class RollupReport:
     days: int = 0  # distinct organization x local day buckets touched
     last_event_id: int = 0
     organizations: tuple[int, ...] = ()  # whose rollups the chunk changed
+    # (organization, earliest local day the chunk touched): see SETTLED_AFTER_DAYS
+    earliest_days: tuple[tuple[int, date], ...] = ()
 
 
 def _postgres() -> bool:
@@ -334,12 +338,63 @@ def rollup_version(organization_id: int) -> str:
     return version
 
 
-def _bump_versions(organization_ids: list[int] | set[int]) -> None:
+def _new_tokens(key, organization_ids) -> None:  # noqa: ANN001 - a key function, ids
     if organization_ids:
-        cache.set_many(
-            {rollup_version_key(org_id): uuid.uuid4().hex for org_id in organization_ids},
-            timeout=None,
+        cache.set_many({key(org_id): uuid.uuid4().hex for org_id in organization_ids}, timeout=None)
+
+
+def _bump_versions(organization_ids: list[int] | set[int]) -> None:
+    _new_tokens(rollup_version_key, organization_ids)
+
+
+# Settled days. Live traffic only changes an organization's rollups of its local today and
+# yesterday; an older day changes only when late events arrive. Readers may cache what they merged
+# from days at least SETTLED_AFTER_DAYS before the organization's local today under the
+# organization's history version, which changes after every chunk that touched such a day, as
+# seen after the chunk's commit (a day settled for a reader that cached before the commit is
+# settled then too: local today only grows).
+SETTLED_AFTER_DAYS = 2
+
+
+def latency_history_key(organization_id: int) -> str:
+    return f"usage:history-version:{organization_id}"
+
+
+def latency_history_version(organization_id: int) -> str:
+    """A token that changes whenever a rollup changes one of the organization's settled days."""
+    key = latency_history_key(organization_id)
+    version = cache.get(key)
+    if version is None:
+        cache.add(key, uuid.uuid4().hex, timeout=None)
+        version = cache.get(key)
+    return version
+
+
+def _earliest_days(cursor) -> tuple[tuple[int, date], ...]:  # noqa: ANN001
+    """Each organization of the chunk with the earliest local day it touched."""
+    cursor.execute(f"SELECT organization_id, MIN(day) FROM {BATCH} GROUP BY organization_id")  # noqa: S608
+    return tuple(
+        (org_id, date.fromisoformat(day) if isinstance(day, str) else day)
+        for org_id, day in cursor.fetchall()
+    )
+
+
+def _settled_days_changed(earliest_days: tuple[tuple[int, date], ...]) -> list[int]:
+    """The organizations whose chunk, just committed, changed one of their settled days."""
+    if not earliest_days:
+        return []
+    zones = dict(
+        Organization.objects.filter(pk__in=[org_id for org_id, _ in earliest_days]).values_list(
+            "pk", "time_zone"
         )
+    )
+    now = timezone.now()
+    return [
+        org_id
+        for org_id, day in earliest_days
+        if org_id in zones
+        and day <= now.astimezone(ZoneInfo(zones[org_id])).date() - timedelta(SETTLED_AFTER_DAYS)
+    ]
 
 
 class _VersionBumps:
@@ -398,6 +453,7 @@ def _rollup_chunk(chunk_events: int) -> RollupReport | None:
             _merge_weekly_latency(cursor)
             _count_active_users(cursor)
             events, days = _batch_counts(cursor)
+            earliest_days = _earliest_days(cursor)
             organizations = _touch_activity(cursor)
             for table in (BATCH, LATENCY_BATCH):
                 cursor.execute(f"DROP TABLE {table}")
@@ -411,6 +467,7 @@ def _rollup_chunk(chunk_events: int) -> RollupReport | None:
         days=days,
         last_event_id=high,
         organizations=tuple(organizations),
+        earliest_days=earliest_days,
     )
 
 
@@ -438,6 +495,9 @@ def rollup_run(
             break
         # After the commit: a page built from here on sees the merged rows under a new version.
         versions.chunk_committed(list(report.organizations))
+        # Never deferred: late events are rare, and a reader must not keep a settled merge
+        # that no longer holds.
+        _new_tokens(latency_history_key, _settled_days_changed(report.earliest_days))
         events += report.events
         chunks += 1
         days += report.days

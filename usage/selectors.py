@@ -13,6 +13,7 @@ from datetime import date, datetime, timedelta
 from django.core.cache import cache
 from django.db import connection
 from django.db.models import Count, Q, QuerySet, Sum
+from django.utils import timezone
 
 from kilo_dashboard.money import divide_half_up
 from organizations.models import Organization
@@ -30,7 +31,7 @@ from .models import (
     OrgDailyRollup,
     hour_column,
 )
-from .rollup import rollup_version
+from .rollup import SETTLED_AFTER_DAYS, latency_history_version, rollup_version
 from .services import hash_key
 
 SUMS = {
@@ -44,6 +45,7 @@ SUMS = {
 }
 MONTHS_COMPARED = 6
 PAGE_CACHE_SECONDS = 600
+SETTLED_CACHE_SECONDS = 24 * 3600  # its key changes daily with the window anyway
 WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 
 
@@ -293,55 +295,97 @@ def whole_weeks(start: date, end: date) -> tuple[date, date] | None:
     return (first, last) if first <= last else None
 
 
+Histograms = dict[tuple[str, str], dict[int, int]]
+
+
 def _latency_histograms(
     organization: Organization, filters: UsageFilters, table: str
-) -> dict[tuple[str, str], dict[int, int]]:
+) -> Histograms:
     """Each model's latency histogram over the window, the stored histograms summed.
 
+    The window's settled days (see rollup.SETTLED_AFTER_DAYS: only late events change them) are
+    merged once per organization history version and cached; only the recent days are read
+    each time the page is built. The sum is the same either way.
+    """
+    scope = (filters.user_id, filters.model, filters.provider)
+    local_today = timezone.now().astimezone(zoneinfo.ZoneInfo(organization.time_zone)).date()
+    settled_end = min(filters.end, local_today - timedelta(days=SETTLED_AFTER_DAYS))
+    histograms: Histograms = {}
+    if filters.start <= settled_end:
+        key = (
+            "usage:latency:"
+            + hashlib.sha256(
+                repr(
+                    (
+                        organization.pk,
+                        latency_history_version(organization.pk),
+                        table,
+                        scope,
+                        filters.start,
+                        settled_end,
+                    )
+                ).encode()
+            ).hexdigest()[:32]
+        )
+        settled = cache.get(key)
+        if settled is None:
+            settled = _merged_histograms(organization, scope, table, filters.start, settled_end)
+            cache.set(key, settled, timeout=SETTLED_CACHE_SECONDS)
+        _add_histograms(histograms, settled)
+    if settled_end < filters.end:
+        recent_start = max(filters.start, settled_end + timedelta(days=1))
+        _add_histograms(
+            histograms, _merged_histograms(organization, scope, table, recent_start, filters.end)
+        )
+    return histograms
+
+
+def _add_histograms(into: Histograms, more: Histograms) -> None:
+    for pair, histogram in more.items():
+        merged = into.setdefault(pair, {})
+        for bucket, count in histogram.items():
+            merged[bucket] = merged.get(bucket, 0) + count
+
+
+def _merged_histograms(
+    organization: Organization, scope: tuple, table: str, start: date, end: date
+) -> Histograms:
+    """The stored histograms of [start, end] summed per model, in the database.
+
     Across all members, whole weeks come from the weekly histograms and only the days at the
-    window's edges from the daily ones; a member's histograms are daily only.
+    edges from the daily ones; a member's histograms are daily only.
     """
     where = ["r.organization_id = %s"]
     params: list = [organization.pk]
-    for column, value in (
-        ("user_id", filters.user_id),
-        ("model", filters.model),
-        ("provider", filters.provider),
-    ):
+    for column, value in zip(("user_id", "model", "provider"), scope, strict=True):
         if value not in (None, ""):
             where.append(f"r.{column} = %s")
             params.append(value)
-    scope = " AND ".join(where)
-    weeks = whole_weeks(filters.start, filters.end) if table == "usage_modeldailyrollup" else None
+    condition = " AND ".join(where)
+    weeks = whole_weeks(start, end) if table == "usage_modeldailyrollup" else None
     if weeks is None:
-        parts = [
-            (
-                table,
-                f"{scope} AND r.day >= %s AND r.day <= %s",
-                [*params, filters.start, filters.end],
-            )
-        ]
+        parts = [(table, f"{condition} AND r.day >= %s AND r.day <= %s", [*params, start, end])]
     else:
         first, last = weeks
         parts = [
-            (table, f"{scope} AND r.day >= %s AND r.day < %s", [*params, filters.start, first]),
+            (table, f"{condition} AND r.day >= %s AND r.day < %s", [*params, start, first]),
             (
                 "usage_modelweeklylatency",
-                f"{scope} AND r.week >= %s AND r.week <= %s",
+                f"{condition} AND r.week >= %s AND r.week <= %s",
                 [*params, first, last],
             ),
             (
                 table,
-                f"{scope} AND r.day > %s AND r.day <= %s",
-                [*params, last + timedelta(days=6), filters.end],
+                f"{condition} AND r.day > %s AND r.day <= %s",
+                [*params, last + timedelta(days=6), end],
             ),
         ]
     each = "jsonb_each_text" if connection.vendor == "postgresql" else "json_each"
     union = " UNION ALL ".join(
-        f"SELECT r.model, r.provider, r.latency_histogram FROM {source} r WHERE {condition}"  # noqa: S608
-        for source, condition, _ in parts
+        f"SELECT r.model, r.provider, r.latency_histogram FROM {source} r WHERE {where_sql}"  # noqa: S608
+        for source, where_sql, _ in parts
     )
-    histograms: dict[tuple[str, str], dict[int, int]] = {}
+    histograms: Histograms = {}
     with connection.cursor() as cursor:
         cursor.execute(
             "SELECT r.model, r.provider, CAST(h.key AS INTEGER), SUM(CAST(h.value AS BIGINT)) "  # noqa: S608

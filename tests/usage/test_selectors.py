@@ -1,7 +1,7 @@
 """The Usage page's selectors on each filter combination: the narrow rollups give the same
 figures the events give (hand-counted here), and model percentiles span the whole window."""
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 import time_machine
@@ -172,3 +172,58 @@ def test_the_weekly_pattern_counts_only_the_window(org, owner, member, usage):
     assert sum(map(sum, page.weekly)) == 8
     wide = page_for(org, owner, range="30d")
     assert cell(wide, 2, 9) == 7
+
+
+def test_a_late_event_on_a_settled_day_reaches_the_cached_percentiles(org, owner):
+    """The settled days' merged histograms are cached (rollup.SETTLED_AFTER_DAYS): a late event
+    on one of them must still change the percentiles on the next page."""
+    org.time_zone = "UTC"
+    org.save()
+
+    def gpt_events(day: int, latencies: list[int]) -> list[dict]:
+        return [
+            make_event(
+                occurred_at=datetime(2026, 11, day, 12, tzinfo=UTC),
+                user_email="owner@acme.test",
+                model="gpt-5",
+                provider="openai",
+                latency_ms=latency,
+            )
+            for latency in latencies
+        ]
+
+    # Nov 10 is settled on NOW (Nov 27: settled up to Nov 25), Nov 26 is recent.
+    first = gpt_events(10, [100, 100, 100]) + gpt_events(26, [200])
+    assert ingest_events(organization_id=org.pk, events=first, now=NOW).accepted == 4
+    rollup_until_caught_up()
+    (gpt,) = page_for(org, owner, range="30d").models
+    # 100, 100, 100, 200: p50 the 2nd (100 ms), p95 the 4th (200 ms), within 2 %.
+    assert abs(gpt.p50_ms - 100) <= 2.5 and abs(gpt.p95_ms - 200) <= 4.5
+
+    late = gpt_events(12, [9000, 9000])
+    assert ingest_events(organization_id=org.pk, events=late, now=NOW).accepted == 2
+    rollup_until_caught_up()
+    (gpt,) = page_for(org, owner, range="30d").models
+    # 100 x3, 200, 9000 x2: p95 is the 6th of 6 (9000 ms); the stale merge would say 200.
+    assert gpt.totals.requests == 6
+    assert abs(gpt.p95_ms - 9000) <= 0.02 * 9000 + 0.5
+
+
+def test_live_events_leave_the_settled_days_cache_alone_and_late_ones_replace_it(org, owner):
+    from django.utils import timezone
+
+    from usage.rollup import latency_history_version
+
+    org.time_zone = "UTC"
+    org.save()
+    before = latency_history_version(org.pk)
+    now = timezone.now()
+    for at in (now - timedelta(hours=1), now - timedelta(days=1)):  # today, yesterday (UTC)
+        event = make_event(occurred_at=at, user_email="owner@acme.test")
+        assert ingest_events(organization_id=org.pk, events=[event]).accepted == 1
+        rollup_until_caught_up()
+        assert latency_history_version(org.pk) == before
+    late = make_event(occurred_at=now - timedelta(days=2), user_email="owner@acme.test")
+    assert ingest_events(organization_id=org.pk, events=[late]).accepted == 1
+    rollup_until_caught_up()
+    assert latency_history_version(org.pk) != before
