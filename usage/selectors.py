@@ -419,15 +419,15 @@ def _models(organization: Organization, filters: UsageFilters) -> list[ModelRow]
     result = []
     for row in rows:
         totals = Totals.of(row)
-        histogram = histograms.get((row["model"], row["provider"]), {})
+        p50, p95 = sketch.quantiles(histograms.get((row["model"], row["provider"]), {}), (50, 95))
         result.append(
             ModelRow(
                 model=row["model"],
                 provider=row["provider"],
                 totals=totals,
                 # Percentiles of the whole window, within sketch.ALPHA of the exact ones.
-                p50_ms=sketch.quantile(histogram, 50),
-                p95_ms=sketch.quantile(histogram, 95),
+                p50_ms=p50,
+                p95_ms=p95,
                 request_share=totals.requests / total_requests,
                 cost_share=totals.cost / total_cost,
             )

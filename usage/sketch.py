@@ -46,16 +46,25 @@ def merge(*histograms: dict) -> Histogram:
 
 def quantile(histogram: dict, percent: int) -> int:
     """Nearest-rank percentile estimate (0 for an empty histogram)."""
+    return quantiles(histogram, (percent,))[0]
+
+
+def quantiles(histogram: dict, percents: tuple[int, ...]) -> tuple[int, ...]:
+    """Nearest-rank estimates of several percentiles, in one pass over the sorted buckets."""
     counts = merge(histogram)
     n = sum(counts.values())
     if not n:
-        return 0
-    rank = -(-n * percent // 100)  # ceil, in integers
+        return tuple(0 for _ in percents)
+    ranks = [-(-n * percent // 100) for percent in percents]  # ceil, in integers
+    found: dict[int, int] = {}
     seen = 0
     for bucket in sorted(counts):
         seen += counts[bucket]
-        if seen >= rank:
-            return value_of(bucket)
+        for rank in ranks:
+            if rank not in found and seen >= rank:
+                found[rank] = value_of(bucket)
+        if len(found) == len(set(ranks)):
+            return tuple(found[rank] for rank in ranks)
     raise AssertionError("unreachable: the ranks add up to n")
 
 

@@ -59,3 +59,11 @@ def test_a_merged_histogram_gives_the_percentiles_of_all_its_events():
         exact = everything[-(-len(everything) * percent // 100) - 1]
         estimate = sketch.quantile(merged, percent)
         assert abs(estimate - exact) <= sketch.ALPHA * exact + 0.5, (percent, estimate, exact)
+
+
+def test_several_percentiles_in_one_pass_match_each_alone():
+    # 0 ms x4, 2 ms x1, 10 ms x2, 1000 ms x1: ranks of p50/p60/p95 are 4, 5 and 8.
+    histogram = {sketch.ZERO_BUCKET: 4, sketch.bucket_of(2): 1, sketch.bucket_of(10): 2}
+    histogram[sketch.bucket_of(1000)] = 1
+    assert sketch.quantiles(histogram, (95, 50, 60)) == (993, 0, 2)
+    assert sketch.quantiles({}, (50, 95)) == (0, 0)
