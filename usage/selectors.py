@@ -8,6 +8,7 @@ the same handful of queries whatever the organization's size.
 import hashlib
 import json
 import zoneinfo
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 
@@ -316,46 +317,38 @@ def whole_weeks(start: date, end: date) -> tuple[date, date] | None:
 Histograms = dict[tuple[str, str], dict[int, int]]
 
 
-def _latency_histograms(
-    organization: Organization, filters: UsageFilters, table: str
-) -> Histograms:
-    """Each model's latency histogram over the window, the stored histograms summed.
-
-    The window's settled days (see rollup.SETTLED_AFTER_DAYS: only late events change them) are
-    merged once per organization history version and cached; only the recent days are read
-    each time the page is built. The sum is the same either way.
-    """
-    scope = (filters.user_id, filters.model, filters.provider)
+def _over_window(
+    organization: Organization,
+    filters: UsageFilters,
+    what: str,
+    read: Callable[[date, date], dict],
+    add: Callable[[dict, dict], None],
+) -> dict:
+    """`read(start, end)` over the window, its settled days (rollup.SETTLED_AFTER_DAYS: only late
+    events change them) read once per organization history version and cached, its recent days
+    read each time; `add(into, part)` sums the two without changing `part`."""
     local_today = timezone.now().astimezone(zoneinfo.ZoneInfo(organization.time_zone)).date()
     settled_end = min(filters.end, local_today - timedelta(days=SETTLED_AFTER_DAYS))
-    histograms: Histograms = {}
+    result: dict = {}
     if filters.start <= settled_end:
-        key = (
-            "usage:latency:"
-            + hashlib.sha256(
-                repr(
-                    (
-                        organization.pk,
-                        latency_history_version(organization.pk),
-                        table,
-                        scope,
-                        filters.start,
-                        settled_end,
-                    )
-                ).encode()
-            ).hexdigest()[:32]
+        identity = (
+            organization.pk,
+            organization.time_zone,
+            latency_history_version(organization.pk),
+            what,
+            (filters.user_id, filters.model, filters.provider),
+            filters.start,
+            settled_end,
         )
+        key = "usage:settled:" + hashlib.sha256(repr(identity).encode()).hexdigest()[:32]
         settled = cache.get(key)
         if settled is None:
-            settled = _merged_histograms(organization, scope, table, filters.start, settled_end)
+            settled = read(filters.start, settled_end)
             cache.set(key, settled, timeout=SETTLED_CACHE_SECONDS)
-        _add_histograms(histograms, settled)
+        add(result, settled)
     if settled_end < filters.end:
-        recent_start = max(filters.start, settled_end + timedelta(days=1))
-        _add_histograms(
-            histograms, _merged_histograms(organization, scope, table, recent_start, filters.end)
-        )
-    return histograms
+        add(result, read(max(filters.start, settled_end + timedelta(days=1)), filters.end))
+    return result
 
 
 def _add_histograms(into: Histograms, more: Histograms) -> None:
@@ -363,6 +356,44 @@ def _add_histograms(into: Histograms, more: Histograms) -> None:
         merged = into.setdefault(pair, {})
         for bucket, count in histogram.items():
             merged[bucket] = merged.get(bucket, 0) + count
+
+
+def _add_totals(into: dict, more: dict) -> None:
+    for key, totals in more.items():
+        into.setdefault(key, Totals()).add(totals)
+
+
+def _latency_histograms(
+    organization: Organization, filters: UsageFilters, table: str
+) -> Histograms:
+    """Each model's latency histogram over the window: the stored histograms summed."""
+    scope = (filters.user_id, filters.model, filters.provider)
+    return _over_window(
+        organization,
+        filters,
+        f"latency:{table}",
+        lambda start, end: _merged_histograms(organization, scope, table, start, end),
+        _add_histograms,
+    )
+
+
+def _sums_by(
+    organization: Organization, filters: UsageFilters, table: type, keys: tuple[str, ...]
+) -> dict:
+    """Totals over the window per `keys` (e.g. ("user_id",)) from the daily rollup `table`."""
+
+    def read(start: date, end: date) -> dict:
+        queryset = _scoped(
+            table.objects.filter(organization_id=organization.pk), filters, user=True, model=True
+        )
+        rows = (
+            queryset.filter(day__gte=start, day__lte=end).values(*keys).annotate(**SUMS).order_by()
+        )
+        return {tuple(row[k] for k in keys): Totals.of(row) for row in rows}
+
+    return _over_window(
+        organization, filters, f"sums:{table._meta.db_table}:{keys}", read, _add_totals
+    )
 
 
 def _merged_histograms(
@@ -421,26 +452,17 @@ def _merged_histograms(
 
 def _models(organization: Organization, filters: UsageFilters) -> list[ModelRow]:
     source = DailyRollup if filters.user_id is not None else ModelDailyRollup
-    queryset = _scoped(
-        source.objects.filter(organization_id=organization.pk), filters, user=True, model=True
-    )
-    rows = list(
-        queryset.filter(day__gte=filters.start, day__lte=filters.end)
-        .values("model", "provider")
-        .annotate(**SUMS)
-        .order_by()
-    )
+    sums = _sums_by(organization, filters, source, ("model", "provider"))
     histograms = _latency_histograms(organization, filters, source._meta.db_table)
-    total_requests = sum(row["requests"] or 0 for row in rows) or 1
-    total_cost = sum(row["cost"] or 0 for row in rows) or 1
+    total_requests = sum(totals.requests for totals in sums.values()) or 1
+    total_cost = sum(totals.cost for totals in sums.values()) or 1
     result = []
-    for row in rows:
-        totals = Totals.of(row)
-        p50, p95 = sketch.quantiles(histograms.get((row["model"], row["provider"]), {}), (50, 95))
+    for (model, provider), totals in sums.items():
+        p50, p95 = sketch.quantiles(histograms.get((model, provider), {}), (50, 95))
         result.append(
             ModelRow(
-                model=row["model"],
-                provider=row["provider"],
+                model=model,
+                provider=provider,
                 totals=totals,
                 # Percentiles of the whole window, within sketch.ALPHA of the exact ones.
                 p50_ms=p50,
@@ -466,24 +488,13 @@ def _members(
     organization: Organization, filters: UsageFilters, names: dict[int, tuple[str, str, str]]
 ) -> list[MemberRow]:
     source = DailyRollup if filters.by_model else MemberDailyRollup
-    queryset = _scoped(
-        source.objects.filter(organization_id=organization.pk), filters, user=True, model=True
-    )
-    rows = (
-        queryset.filter(day__gte=filters.start, day__lte=filters.end)
-        .values("user_id")
-        .annotate(**SUMS)
-        .order_by()
-    )
-    total_cost = sum(row["cost"] or 0 for row in rows) or 1
+    sums = _sums_by(organization, filters, source, ("user_id",))
+    total_cost = sum(totals.cost for totals in sums.values()) or 1
     result = []
-    for row in rows:
-        public_id, name, email = names.get(row["user_id"], ("", "Former member", ""))
-        totals = Totals.of(row)
+    for (user_id,), totals in sums.items():
+        public_id, name, email = names.get(user_id, ("", "Former member", ""))
         result.append(
-            MemberRow(
-                row["user_id"], public_id, name or email, email, totals, totals.cost / total_cost
-            )
+            MemberRow(user_id, public_id, name or email, email, totals, totals.cost / total_cost)
         )
     result.sort(key=lambda r: (-r.totals.cost, r.email))
     return result

@@ -174,9 +174,9 @@ def test_the_weekly_pattern_counts_only_the_window(org, owner, member, usage):
     assert cell(wide, 2, 9) == 7
 
 
-def test_a_late_event_on_a_settled_day_reaches_the_cached_percentiles(org, owner):
-    """The settled days' merged histograms are cached (rollup.SETTLED_AFTER_DAYS): a late event
-    on one of them must still change the percentiles on the next page."""
+def test_a_late_event_on_a_settled_day_reaches_the_cached_sums_and_percentiles(org, owner):
+    """The settled days' sums and histograms are cached (rollup.SETTLED_AFTER_DAYS): a late
+    event on one of them must still change the figures on the next page."""
     org.time_zone = "UTC"
     org.save()
 
@@ -203,9 +203,11 @@ def test_a_late_event_on_a_settled_day_reaches_the_cached_percentiles(org, owner
     late = gpt_events(12, [9000, 9000])
     assert ingest_events(organization_id=org.pk, events=late, now=NOW).accepted == 2
     rollup_until_caught_up()
-    (gpt,) = page_for(org, owner, range="30d").models
+    page = page_for(org, owner, range="30d")
+    (gpt,) = page.models
     # 100 x3, 200, 9000 x2: p95 is the 6th of 6 (9000 ms); the stale merge would say 200.
     assert gpt.totals.requests == 6
+    assert [(m.email, m.totals.requests) for m in page.members] == [("owner@acme.test", 6)]
     assert abs(gpt.p95_ms - 9000) <= 0.02 * 9000 + 0.5
 
 
