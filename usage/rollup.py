@@ -350,19 +350,19 @@ def _bump_versions(organization_ids: list[int] | set[int]) -> None:
 # Settled days. Live traffic only changes an organization's rollups of its local today and
 # yesterday; an older day changes only when late events arrive. Readers may cache what they merged
 # from days at least SETTLED_AFTER_DAYS before the organization's local today under the
-# organization's history version, which changes after every chunk that touched such a day, as
+# organization's settled version, which changes after every chunk that touched such a day, as
 # seen after the chunk's commit (a day settled for a reader that cached before the commit is
 # settled then too: local today only grows).
 SETTLED_AFTER_DAYS = 2
 
 
-def latency_history_key(organization_id: int) -> str:
-    return f"usage:history-version:{organization_id}"
+def settled_version_key(organization_id: int) -> str:
+    return f"usage:settled-version:{organization_id}"
 
 
-def latency_history_version(organization_id: int) -> str:
+def settled_version(organization_id: int) -> str:
     """A token that changes whenever a rollup changes one of the organization's settled days."""
-    key = latency_history_key(organization_id)
+    key = settled_version_key(organization_id)
     version = cache.get(key)
     if version is None:
         cache.add(key, uuid.uuid4().hex, timeout=None)
@@ -497,7 +497,7 @@ def rollup_run(
         versions.chunk_committed(list(report.organizations))
         # Never deferred: late events are rare, and a reader must not keep a settled merge
         # that no longer holds.
-        _new_tokens(latency_history_key, _settled_days_changed(report.earliest_days))
+        _new_tokens(settled_version_key, _settled_days_changed(report.earliest_days))
         events += report.events
         chunks += 1
         days += report.days

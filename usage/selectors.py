@@ -33,7 +33,7 @@ from .models import (
     OrgDailyRollup,
     hour_column,
 )
-from .rollup import SETTLED_AFTER_DAYS, latency_history_version, rollup_version
+from .rollup import SETTLED_AFTER_DAYS, rollup_version, settled_version
 from .services import hash_key
 
 SUMS = {
@@ -325,7 +325,7 @@ def _over_window(
     add: Callable[[dict, dict], None],
 ) -> dict:
     """`read(start, end)` over the window, its settled days (rollup.SETTLED_AFTER_DAYS: only late
-    events change them) read once per organization history version and cached, its recent days
+    events change them) read once per organization settled version and cached, its recent days
     read each time; `add(into, part)` sums the two without changing `part`."""
     local_today = timezone.now().astimezone(zoneinfo.ZoneInfo(organization.time_zone)).date()
     settled_end = min(filters.end, local_today - timedelta(days=SETTLED_AFTER_DAYS))
@@ -334,7 +334,7 @@ def _over_window(
         identity = (
             organization.pk,
             organization.time_zone,
-            latency_history_version(organization.pk),
+            settled_version(organization.pk),
             what,
             (filters.user_id, filters.model, filters.provider),
             filters.start,

@@ -214,18 +214,18 @@ def test_a_late_event_on_a_settled_day_reaches_the_cached_sums_and_percentiles(o
 def test_live_events_leave_the_settled_days_cache_alone_and_late_ones_replace_it(org, owner):
     from django.utils import timezone
 
-    from usage.rollup import latency_history_version
+    from usage.rollup import settled_version
 
     org.time_zone = "UTC"
     org.save()
-    before = latency_history_version(org.pk)
+    before = settled_version(org.pk)
     now = timezone.now()
     for at in (now - timedelta(hours=1), now - timedelta(days=1)):  # today, yesterday (UTC)
         event = make_event(occurred_at=at, user_email="owner@acme.test")
         assert ingest_events(organization_id=org.pk, events=[event]).accepted == 1
         rollup_until_caught_up()
-        assert latency_history_version(org.pk) == before
+        assert settled_version(org.pk) == before
     late = make_event(occurred_at=now - timedelta(days=2), user_email="owner@acme.test")
     assert ingest_events(organization_id=org.pk, events=[late]).accepted == 1
     rollup_until_caught_up()
-    assert latency_history_version(org.pk) != before
+    assert settled_version(org.pk) != before
