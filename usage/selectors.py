@@ -399,7 +399,7 @@ def _sums_by(
 def _merged_histograms(
     organization: Organization, scope: tuple, table: str, start: date, end: date
 ) -> Histograms:
-    """The stored histograms of [start, end] summed per model, in the database.
+    """The stored histograms of [start, end] summed per model.
 
     Across all members, whole weeks come from the weekly histograms and only the days at the
     edges from the daily ones; a member's histograms are daily only.
