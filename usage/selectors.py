@@ -221,25 +221,29 @@ SERIES_SUMS = ", ".join(
 )
 
 
+def _scope_sql(organization: Organization, scope: tuple) -> tuple[str, list]:
+    """WHERE conditions on a rollup aliased `r` for the organization and the filters set in
+    scope = (user_id, model, provider), and their parameters."""
+    where, params = ["r.organization_id = %s"], [organization.pk]
+    for column, value in zip(("user_id", "model", "provider"), scope, strict=True):
+        if value not in (None, ""):
+            where.append(f"r.{column} = %s")
+            params.append(value)
+    return " AND ".join(where), params
+
+
 def _series(
     organization: Organization, filters: UsageFilters
 ) -> tuple[dict[date, Totals], dict[date, list[int]]]:
     """Per local day, from the months compared to the window's end: the figures, and the
     requests per local hour (the weekly pattern), in one read of the narrowest daily rollup."""
     first = min(filters.previous_start, _month_start(filters.end, MONTHS_COMPARED - 1))
-    table = _daily_table(filters)
-    where, params = ["organization_id = %s"], [organization.pk]
-    if table in (DailyRollup, MemberDailyRollup):
-        where.append("user_id = %s")
-        params.append(filters.user_id)
-    for column in ("model", "provider"):
-        if table in (DailyRollup, ModelDailyRollup) and getattr(filters, column):
-            where.append(f"{column} = %s")
-            params.append(getattr(filters, column))
+    table = _daily_table(filters)  # it has a column for every filter set
+    where, params = _scope_sql(organization, (filters.user_id, filters.model, filters.provider))
     with connection.cursor() as cursor:
         cursor.execute(
-            f"SELECT day, {SERIES_SUMS} FROM {table._meta.db_table} "  # noqa: S608 - constants
-            f"WHERE {' AND '.join(where)} AND day >= %s AND day <= %s GROUP BY day",
+            f"SELECT day, {SERIES_SUMS} FROM {table._meta.db_table} r "  # noqa: S608 - constants
+            f"WHERE {where} AND r.day >= %s AND r.day <= %s GROUP BY day",
             [*params, first, filters.end],
         )
         rows = cursor.fetchall()
@@ -404,13 +408,7 @@ def _merged_histograms(
     Across all members, whole weeks come from the weekly histograms and only the days at the
     edges from the daily ones; a member's histograms are daily only.
     """
-    where = ["r.organization_id = %s"]
-    params: list = [organization.pk]
-    for column, value in zip(("user_id", "model", "provider"), scope, strict=True):
-        if value not in (None, ""):
-            where.append(f"r.{column} = %s")
-            params.append(value)
-    condition = " AND ".join(where)
+    condition, params = _scope_sql(organization, scope)
     weeks = whole_weeks(start, end) if table == "usage_modeldailyrollup" else None
     if weeks is None:
         parts = [(table, f"{condition} AND r.day >= %s AND r.day <= %s", [*params, start, end])]
