@@ -229,3 +229,29 @@ def test_live_events_leave_the_settled_days_cache_alone_and_late_ones_replace_it
     assert ingest_events(organization_id=org.pk, events=[late]).accepted == 1
     rollup_until_caught_up()
     assert settled_version(org.pk) != before
+
+
+def test_settled_days_are_the_organizations_own_days(org, owner):
+    """Kiritimati is UTC+14: at 12:00 UTC on Nov 27 it is 02:00 on Nov 28 there, so Nov 26 is
+    already two days back (settled) there, while a UTC reckoning would still call it yesterday."""
+    from usage.rollup import settled_version
+
+    org.time_zone = "Pacific/Kiritimati"
+    org.save()
+    now = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
+    with time_machine.travel(now, tick=False):
+        before = settled_version(org.pk)
+        yesterday = make_event(
+            occurred_at=datetime(2026, 11, 26, 10, 30, tzinfo=UTC),  # 00:30 on Nov 27 there
+            user_email="owner@acme.test",
+        )
+        assert ingest_events(organization_id=org.pk, events=[yesterday]).accepted == 1
+        rollup_until_caught_up()
+        assert settled_version(org.pk) == before
+        two_days_back = make_event(
+            occurred_at=datetime(2026, 11, 26, 9, 30, tzinfo=UTC),  # 23:30 on Nov 26 there
+            user_email="owner@acme.test",
+        )
+        assert ingest_events(organization_id=org.pk, events=[two_days_back]).accepted == 1
+        rollup_until_caught_up()
+        assert settled_version(org.pk) != before
