@@ -327,15 +327,19 @@ def rollup_version_key(organization_id: int) -> str:
     return f"usage:rollup-version:{organization_id}"
 
 
+def _token(key: str) -> str:
+    """The token stored under `key`, made on first use (the first writer wins a race)."""
+    token = cache.get(key)
+    if token is None:
+        token = uuid.uuid4().hex
+        cache.add(key, token, timeout=None)
+        token = cache.get(key, token)
+    return token
+
+
 def rollup_version(organization_id: int) -> str:
     """A token that changes whenever the organization's rollups change (cache keys use it)."""
-    key = rollup_version_key(organization_id)
-    version = cache.get(key)
-    if version is None:
-        version = uuid.uuid4().hex
-        cache.add(key, version, timeout=None)
-        version = cache.get(key, version)
-    return version
+    return _token(rollup_version_key(organization_id))
 
 
 def _new_tokens(key, organization_ids) -> None:  # noqa: ANN001 - a key function, ids
@@ -362,12 +366,7 @@ def settled_version_key(organization_id: int) -> str:
 
 def settled_version(organization_id: int) -> str:
     """A token that changes whenever a rollup changes one of the organization's settled days."""
-    key = settled_version_key(organization_id)
-    version = cache.get(key)
-    if version is None:
-        cache.add(key, uuid.uuid4().hex, timeout=None)
-        version = cache.get(key)
-    return version
+    return _token(settled_version_key(organization_id))
 
 
 def _earliest_days(cursor) -> tuple[tuple[int, date], ...]:  # noqa: ANN001
