@@ -5,7 +5,6 @@ Runs the demo's settings in a subprocess with the environment the Makefile gives
 demo-env`), after the Makefile's collectstatic step, so the rest of the suite is unaffected.
 """
 
-import json
 import os
 import shlex
 import subprocess
@@ -13,6 +12,8 @@ import sys
 from pathlib import Path
 
 import pytest
+
+from tests.processes import run_script
 
 ROOT = Path(__file__).resolve().parents[2]
 YEAR = 365 * 24 * 3600
@@ -51,16 +52,7 @@ def demo_env(tmp_path_factory) -> dict[str, str]:
 
 @pytest.fixture(scope="module")
 def demo(demo_env) -> dict:
-    result = subprocess.run(  # noqa: S603 - fixed arguments
-        [sys.executable, str(Path(__file__).with_name("demo_pages.py"))],
-        cwd=ROOT,
-        env=demo_env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert result.returncode == 0, result.stderr
-    return json.loads(result.stdout.strip().splitlines()[-1])
+    return run_script(Path(__file__).with_name("demo_pages.py"), demo_env, timeout=120)
 
 
 def test_the_demo_runs_with_debug_off_and_a_real_broker(demo):

@@ -2,10 +2,7 @@
 keys stored before it must survive, each on the UTC day of its event. Run on a fresh database of
 each kind the project supports, in a process of its own (the suite's database is migrated)."""
 
-import json
 import os
-import subprocess
-import sys
 import uuid
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
@@ -13,7 +10,7 @@ from urllib.parse import urlsplit, urlunsplit
 import psycopg
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
+from tests.processes import own_environment, run_script
 
 
 @pytest.fixture
@@ -35,24 +32,7 @@ def fresh_database_url(request, tmp_path):
 
 @pytest.mark.parametrize("fresh_database_url", ["sqlite", "postgresql"], indirect=True)
 def test_keys_stored_before_the_migration_are_kept_on_their_events_utc_day(fresh_database_url):
-    env = {
-        k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "DATABASE", "REDIS"))
-    }
-    env.update(
-        DJANGO_ENV="development",
-        DATABASE_URL=fresh_database_url,
-        PYTHONPATH=str(ROOT),
-        DJANGO_SETTINGS_MODULE="kilo_dashboard.settings",
-    )
-    result = subprocess.run(  # noqa: S603 - fixed arguments
-        [sys.executable, str(Path(__file__).with_name("keys_migration.py"))],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert result.returncode == 0, result.stderr
-    got = json.loads(result.stdout.strip().splitlines()[-1])
+    env = own_environment(DJANGO_ENV="development", DATABASE_URL=fresh_database_url)
+    got = run_script(Path(__file__).with_name("keys_migration.py"), env)
     # 23:30 UTC on Nov 2 stays on Nov 2 whatever the server's or the organization's zone.
     assert got["keys"] == ["7/2026-11-02/late-evening", "7/2026-11-05/noon"]

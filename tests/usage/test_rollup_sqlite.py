@@ -1,35 +1,16 @@
 """The rollup's SQLite dialect (the demo's database): the suite runs on PostgreSQL, so this runs
 the same rollup in a process of its own on a fresh SQLite file."""
 
-import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[2]
+from tests.processes import own_environment, run_script
 
 
 def test_the_rollup_runs_on_sqlite_with_local_days_hours_and_histograms(tmp_path):
-    env = {
-        k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "DATABASE", "REDIS"))
-    }
-    env.update(
-        DJANGO_ENV="development",
-        DATABASE_URL=f"sqlite:///{tmp_path / 'demo.sqlite3'}",
-        PYTHONPATH=str(ROOT),
-        DJANGO_SETTINGS_MODULE="kilo_dashboard.settings",
+    env = own_environment(
+        DJANGO_ENV="development", DATABASE_URL=f"sqlite:///{tmp_path / 'demo.sqlite3'}"
     )
-    result = subprocess.run(  # noqa: S603 - fixed arguments
-        [sys.executable, str(Path(__file__).with_name("sqlite_rollup.py"))],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert result.returncode == 0, result.stderr
-    got = json.loads(result.stdout.strip().splitlines()[-1])
+    got = run_script(Path(__file__).with_name("sqlite_rollup.py"), env)
     assert got["events"] == 3
     # Asia/Kolkata is UTC+5:30: 19:10Z and 20:10Z on Nov 2 are 00:40 and 01:40 on Nov 3;
     # 10:00Z on Nov 5 is 15:30. 100 ms is in sketch bucket ceil(ln 100 / ln(1.02/0.98)) = 116,
