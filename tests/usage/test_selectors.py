@@ -92,6 +92,20 @@ def page_for(org, owner, member_user=None, **params):
         return usage_page(org, filters, all_members=True)
 
 
+def gpt_events(day: int, latencies: list[int]) -> list[dict]:
+    """The owner's gpt-5 requests at noon UTC on that day of November 2026, one per latency."""
+    return [
+        make_event(
+            occurred_at=datetime(2026, 11, day, 12, tzinfo=UTC),
+            user_email="owner@acme.test",
+            model="gpt-5",
+            provider="openai",
+            latency_ms=latency,
+        )
+        for latency in latencies
+    ]
+
+
 def cell(page, weekday, hour):
     return page.weekly[weekday][hour]
 
@@ -136,15 +150,7 @@ def test_model_percentiles_read_whole_weeks_and_the_edge_days_of_the_window(org,
         25: [6000] * 5,
     }
     events = [
-        make_event(
-            occurred_at=datetime(2026, 11, day, 12, tzinfo=UTC),
-            user_email="owner@acme.test",
-            model="gpt-5",
-            provider="openai",
-            latency_ms=latency,
-        )
-        for day, latencies in latencies_by_day.items()
-        for latency in latencies
+        event for day, latencies in latencies_by_day.items() for event in gpt_events(day, latencies)
     ]
     assert ingest_events(organization_id=org.pk, events=events, now=NOW).accepted == len(events)
     rollup_until_caught_up()
@@ -179,18 +185,6 @@ def test_a_late_event_on_a_settled_day_reaches_the_cached_sums_and_percentiles(o
     event on one of them must still change the figures on the next page."""
     org.time_zone = "UTC"
     org.save()
-
-    def gpt_events(day: int, latencies: list[int]) -> list[dict]:
-        return [
-            make_event(
-                occurred_at=datetime(2026, 11, day, 12, tzinfo=UTC),
-                user_email="owner@acme.test",
-                model="gpt-5",
-                provider="openai",
-                latency_ms=latency,
-            )
-            for latency in latencies
-        ]
 
     # Nov 10 is settled on NOW (Nov 27: settled up to Nov 25), Nov 26 is recent.
     first = gpt_events(10, [100, 100, 100]) + gpt_events(26, [200])
