@@ -259,6 +259,19 @@ def payment_intent_retrieve(payment_intent_id: str) -> PaymentIntentData:
     return parse_payment_intent(_get(f"/v1/payment_intents/{payment_intent_id}"))
 
 
+def payment_intents_for_customer(customer_id: str) -> list[PaymentIntentData]:
+    """Every PaymentIntent of a customer, newest first (all pages). The charge engine finds what
+    it was paid for an intent here, by the intent's metadata, rather than trusting a local note."""
+    found: list[PaymentIntentData] = []
+    params: dict[str, Any] = {"customer": customer_id, "limit": 100}
+    while True:
+        page = _get("/v1/payment_intents", params)
+        found.extend(parse_payment_intent(item) for item in page.get("data", []))
+        if not page.get("has_more") or not page.get("data"):
+            return found
+        params["starting_after"] = page["data"][-1]["id"]
+
+
 def payment_intent_cancel(payment_intent_id: str) -> PaymentIntentData:
     return parse_payment_intent(_post(f"/v1/payment_intents/{payment_intent_id}/cancel"))
 

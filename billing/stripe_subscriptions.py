@@ -10,7 +10,8 @@ Dialect differences, all decided here by STRIPE_API_DIALECT:
   never previews a proration correctly (it credits whole previous invoices) and never invoices
   a quantity change. In that dialect the proration is computed by us, exactly as Stripe does it
   (`prorate`, in stripe_subscription_data.py), charged with an off-session PaymentIntent on the
-  default card, and the bogus "Unused time" items localstripe leaves behind are deleted.
+  default card (its metadata names the change, so a retry finds it rather than charging again;
+  scripts/localstripe_server.py also honours idempotency keys), and the bogus "Unused time" items localstripe leaves behind are deleted.
 - localstripe sends no customer.subscription.updated and no invoice.paid; the daily reconcile
   (subscriptions.sync.reconcile) catches what webhooks do not bring.
 """
@@ -20,7 +21,6 @@ from __future__ import annotations
 from typing import Any
 
 from django.conf import settings
-from django.core.cache import cache
 
 from .stripe_data import PaymentIntentData, _id
 from .stripe_gateway import (
@@ -30,6 +30,7 @@ from .stripe_gateway import (
     _post,
     payment_intent_create,
     payment_intent_retrieve,
+    payment_intents_for_customer,
 )
 from .stripe_subscription_data import (  # noqa: F401 - re-exported: callers use stripe_subscriptions.<name>
     ChangeResult,
@@ -167,8 +168,14 @@ def subscription_change_now(
     payment_method_id: str,
     idempotency_key: str,
     labels: tuple[str, str] = ("", ""),
+    amount_cents: int | None = None,
+    metadata: dict | None = None,
 ) -> ChangeResult:
-    """Change plan/quantity at once; the proration is invoiced and charged at once."""
+    """Change plan/quantity at once; the proration is invoiced and charged at once.
+
+    `metadata` names the change on what this creates (localstripe: the proration's
+    PaymentIntent), so that a retry or a reversal finds it in Stripe."""
+    metadata = metadata or {}
     if not _localstripe():
         params = {
             **_item_params(plan_id, quantity, sub.item_id),
@@ -204,23 +211,22 @@ def subscription_change_now(
         labels=labels,
     )
     reference, status = "", "nothing_due"
-    # localstripe ignores idempotency keys: remember which PaymentIntent a key made, so that
-    # repeating the call (the resume task) finds the same payment instead of charging again.
-    remembered = cache.get(f"localstripe-idempotency:{idempotency_key}")
-    if remembered or preview.amount > 0:
-        intent = (
-            payment_intent_retrieve(remembered)
-            if remembered
-            else payment_intent_create(
-                amount_cents=preview.amount,
-                customer_id=sub.customer,
-                payment_method_id=payment_method_id,
-                metadata={"subscription": sub.id, "kind": "proration"},
-                idempotency_key=f"{idempotency_key}-charge",
-                off_session=True,
-            )
+    # The proration is our own PaymentIntent here. Before charging, look in Stripe for the one a
+    # crashed earlier attempt made for the same change (its metadata names the change); the
+    # idempotency key guards the create as well. The amount is the one recorded with the change
+    # (what was shown and confirmed), never recomputed from a subscription that may have
+    # changed since.
+    amount = preview.amount if amount_cents is None else amount_cents
+    earlier = _payment_with_metadata(sub.customer, metadata) if metadata else None
+    if earlier is not None or amount > 0:
+        intent = earlier or payment_intent_create(
+            amount_cents=amount,
+            customer_id=sub.customer,
+            payment_method_id=payment_method_id,
+            metadata={"subscription": sub.id, "kind": "proration", **metadata},
+            idempotency_key=f"{idempotency_key}-charge",
+            off_session=True,
         )
-        cache.set(f"localstripe-idempotency:{idempotency_key}", intent.id, 24 * 3600)
         preview = ProrationPreview(proration_date, (ProrationLine("", intent.amount),), True)
         reference = intent.id
         if intent.status != "succeeded":
@@ -235,9 +241,12 @@ def subscription_change_now(
                 payment_intent=intent.id,
             )
         status = "paid"
-    updated = subscription_change_at_renewal(
-        sub, plan_id=plan_id, quantity=quantity, idempotency_key=idempotency_key
-    )
+    if (sub.plan_id, sub.quantity) == (plan_id, quantity):
+        updated = sub  # made by an attempt that crashed before recording it: not again
+    else:
+        updated = subscription_change_at_renewal(
+            sub, plan_id=plan_id, quantity=quantity, idempotency_key=idempotency_key
+        )
     return ChangeResult(updated, preview.amount, reference, status, payment_intent=reference)
 
 
@@ -275,6 +284,26 @@ def _offset_localstripe_unused_time(sub: SubscriptionData) -> None:
             "description": "Reverses the test server's unused-time credit",
         }
         _post("/v1/invoiceitems", params)
+
+
+def _payment_with_metadata(customer_id: str, metadata: dict) -> PaymentIntentData | None:
+    """The customer's PaymentIntent whose metadata carries all of `metadata` (not canceled)."""
+    for payment in payment_intents_for_customer(customer_id):
+        if payment.status != "canceled" and all(
+            payment.metadata.get(key) == value for key, value in metadata.items()
+        ):
+            return payment
+    return None
+
+
+def payments_with_metadata(customer_id: str, metadata: dict) -> list[PaymentIntentData]:
+    """Every succeeded PaymentIntent of the customer whose metadata carries all of `metadata`."""
+    return [
+        payment
+        for payment in payment_intents_for_customer(customer_id)
+        if payment.status == "succeeded"
+        and all(payment.metadata.get(key) == value for key, value in metadata.items())
+    ]
 
 
 def invoice_payment_intent(invoice_id: str) -> PaymentIntentData | None:

@@ -8,7 +8,9 @@ other. This wrapper gives each instance its own file, or none (memory only, for 
 """
 
 import argparse
+import asyncio
 import datetime
+import hashlib
 import pickle
 import socket
 import sys
@@ -108,6 +110,73 @@ async def patched_stripe_js(request: web.Request, handler):  # noqa: ANN001, ANN
 
 
 server.app.middlewares.append(patched_stripe_js)
+
+
+# --- Idempotency keys, as Stripe honours them --------------------------------------------------
+# localstripe ignores the Idempotency-Key header, so a repeated create (a retry after a crash, the
+# resume task) would charge again. Like Stripe: the first answer to a key is kept and replayed
+# for the same request; the same key with other parameters is refused; a request still in
+# flight with that key makes the second one wait for its answer. Errors are not kept (Stripe
+# keeps 4xx answers; here the caller's retry would only meet the same refusal again).
+_key_locks: dict[str, asyncio.Lock] = {}
+
+
+def _answer_key(key: str) -> str:
+    return f"idempotency:{key}"  # no localstripe object type starts with this prefix
+
+
+@web.middleware
+async def idempotent_posts(request: web.Request, handler):  # noqa: ANN001, ANN201
+    key = request.headers.get("Idempotency-Key", "")
+    if request.method != "POST" or not key:
+        return await handler(request)
+    fingerprint = hashlib.sha256(request.path.encode() + b"?" + await request.read()).hexdigest()
+    lock = _key_locks.setdefault(key, asyncio.Lock())
+    async with lock:
+        kept = resources.store.get(_answer_key(key))
+        if kept is not None:
+            if kept["fingerprint"] != fingerprint:
+                return web.json_response(
+                    {
+                        "error": {
+                            "type": "idempotency_error",
+                            "message": "Keys for idempotent requests can only be used with the "
+                            "same parameters they were first used with.",
+                        }
+                    },
+                    status=400,
+                )
+            response = web.Response(
+                body=kept["body"], status=kept["status"], content_type="application/json"
+            )
+            response.headers["Idempotent-Replayed"] = "true"
+            return response
+        response = await handler(request)
+        if 200 <= response.status < 300 and isinstance(response.body, bytes):
+            resources.store[_answer_key(key)] = {
+                "fingerprint": fingerprint,
+                "status": response.status,
+                "body": response.body,
+            }
+        return response
+
+
+server.app.middlewares.append(idempotent_posts)
+
+# --- Listing PaymentIntents of a customer (GET /v1/payment_intents?customer=...) ------------
+# Stripe filters the list by customer; localstripe refuses any filter. The charge engine looks
+# up what it paid for an intent this way (by metadata), never by a cache entry.
+_list_payment_intents = resources.PaymentIntent._api_list_all.__func__
+
+
+def _payment_intents_list(cls, url, customer=None, **kwargs):  # noqa: ANN001, ANN202
+    found = _list_payment_intents(cls, url, **kwargs)
+    if customer is not None:
+        found._list = [item for item in found._list if item.customer == customer]
+    return found
+
+
+resources.PaymentIntent._api_list_all = classmethod(_payment_intents_list)
 
 
 def main() -> None:

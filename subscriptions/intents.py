@@ -37,6 +37,7 @@ from .models import (
     SubscriptionChange,
 )
 from .plans import PlanPrice
+from .reversal import intent_metadata, intent_reverse
 from .services import (
     MAX_SEATS,
     RECONCILE_TASK,
@@ -65,6 +66,10 @@ class AuthenticationRequired(Exception):  # noqa: N818 - a state, not a failure
     def __init__(self, intent: ChangeIntent) -> None:
         super().__init__("The payment needs authentication.")
         self.intent = intent
+
+
+class StartSuperseded(Exception):  # noqa: N818 - a state, not a failure
+    """A start paid in Stripe while the organization already runs another subscription."""
 
 
 class ChangeInProgress(SubscriptionError):
@@ -136,6 +141,10 @@ def _record_once(organization: Organization, actor: Actor, **fields: object) -> 
         with transaction.atomic():
             Organization.objects.select_for_update().filter(pk=organization.pk).first()
             _refuse_while_open(organization)
+            if fields.get("kind") == ChangeKind.SUBSCRIBED:
+                # Checked again under the lock: a start in another tab may have finished while
+                # this one waited for it.
+                _refuse_if_subscribed(organization)
             return ChangeIntent.objects.create(
                 organization=organization, actor=actor.user, actor_email=actor.email, **fields
             )
@@ -143,6 +152,12 @@ def _record_once(organization: Organization, actor: Actor, **fields: object) -> 
         raise ChangeInProgress(
             "Another change is being completed; try again in a minute."
         ) from error
+
+
+def _refuse_if_subscribed(organization: Organization) -> None:
+    existing = Subscription.objects.filter(organization=organization).first()
+    if existing is not None and not existing.has_ended and existing.status != Status.INCOMPLETE:
+        raise SubscriptionError("This organization already has a subscription.")
 
 
 def _fail(intent: ChangeIntent, message: str, *, reconcile: bool = False) -> SubscriptionError:
@@ -239,6 +254,8 @@ def _send_and_apply(
             payment_method_id=payment_method_id,
             idempotency_key=intent.idempotency_key,
             labels=(PlanPrice(intent.from_plan, intent.from_interval).label, target.label),
+            amount_cents=intent.amount_cents,  # what was shown and confirmed, never recomputed
+            metadata=intent_metadata(intent),
         )
     except gateway.GatewayError as error:
         if error.transient:
@@ -302,9 +319,8 @@ def subscription_start(
     card = billing_services.default_card(organization)
     if card is None:
         raise SubscriptionError("Add a card on the Billing tab first: seats are charged to it.")
+    _refuse_if_subscribed(organization)
     existing = Subscription.objects.filter(organization=organization).first()
-    if existing is not None and not existing.has_ended and existing.status != Status.INCOMPLETE:
-        raise SubscriptionError("This organization already has a subscription.")
     customer = billing_services.customer_ensure(organization)
     intent = _record(
         organization,
@@ -332,7 +348,7 @@ def subscription_start(
             customer_id=customer.stripe_id,
             plan_id=price.stripe_id,
             quantity=seats,
-            metadata={"organization": organization.slug, "change_intent": str(intent.public_id)},
+            metadata={"organization": organization.slug, **intent_metadata(intent)},
             idempotency_key=intent.idempotency_key,
         )
     except gateway.GatewayError as error:
@@ -349,10 +365,10 @@ def _after_start(
     intent: ChangeIntent, data: stripe_subscriptions.SubscriptionData
 ) -> SubscriptionChange:
     _update(intent, stripe_ref=data.id)
-    if data.status in (Status.ACTIVE, Status.TRIALING):
-        _update(intent, state=IntentState.PAID)
-        return _apply_or_defer(intent, data)
     payment = stripe_subscriptions.invoice_payment_intent(data.latest_invoice)
+    if data.status in (Status.ACTIVE, Status.TRIALING):
+        _update(intent, state=IntentState.PAID, payment_intent_id=payment.id if payment else "")
+        return _apply_or_defer(intent, data)
     if payment is not None and payment.status == "requires_action":
         _mirror_unpaid(intent, data)
         _update(intent, state=IntentState.REQUIRES_ACTION, payment_intent_id=payment.id)
@@ -369,6 +385,8 @@ def _mirror_unpaid(intent: ChangeIntent, data: stripe_subscriptions.Subscription
     with transaction.atomic():
         sub = Subscription.objects.select_for_update().filter(organization=intent.organization_id)
         sub = sub.first() or Subscription(organization_id=intent.organization_id)
+        if sub.pk and sub.is_live and sub.status != Status.INCOMPLETE:
+            return  # never over a running subscription (the start is reversed once paid)
         mirror(sub, data)
         sub.save()
         ChangeIntent.objects.filter(pk=intent.pk).update(subscription=sub)
@@ -389,6 +407,11 @@ def _apply_locally(
         sub = Subscription.objects.select_for_update().filter(organization=intent.organization_id)
         sub = sub.first() or Subscription(organization_id=intent.organization_id)
         is_start = intent.kind == ChangeKind.SUBSCRIBED
+        live = sub.pk and sub.is_live and sub.status != Status.INCOMPLETE
+        if is_start and live and sub.stripe_id != data.id:
+            # One live subscription per organization, whatever path got here: a second start
+            # is never mirrored over the first (it is canceled and refunded instead).
+            raise StartSuperseded(sub.stripe_id)
         before = snapshot(sub) if sub.pk and not is_start else None
         mirror(sub, data)
         note = ""
@@ -460,6 +483,13 @@ def _apply_or_defer(
 ) -> SubscriptionChange:
     try:
         return _apply_locally(intent, data)
+    except StartSuperseded as error:
+        _update(intent, last_error=f"The organization already runs {error}.")
+        intent_reverse(intent, data)
+        raise SubscriptionError(
+            "This organization already has a subscription: this second start was canceled and "
+            "its payment refunded."
+        ) from error
     except Exception as error:
         logger.exception("Applying paid change %s failed", intent.public_id)
         _update(intent, attempts=intent.attempts + 1, last_error=f"{type(error).__name__}: {error}")

@@ -6,22 +6,18 @@ idempotency key (or set absolute targets), and the local apply happens once unde
 import contextlib
 import logging
 
-from django.db import transaction
 from django.utils import timezone
 
-from audit.services import Actor, audit_record
+from audit.services import Actor
 from billing import services as billing_services
 from billing import stripe_gateway as gateway
 from billing import stripe_subscriptions
-from kilo_dashboard.jobs import enqueue
-from kilo_dashboard.money import format_cents
 from organizations.models import Organization
 from organizations.permissions import Capability
 
 from .intents import (
     APPLY_ATTEMPTS,
     AUTHENTICATION_WINDOW,
-    RECONCILE_TASK,
     RESUME_AFTER,
     AuthenticationRequired,
     ChangeInProgress,
@@ -34,6 +30,7 @@ from .intents import (
 )
 from .models import OPEN_INTENT_STATES, ChangeIntent, ChangeKind, IntentState, SubscriptionChange
 from .plans import PlanPrice
+from .reversal import intent_reverse
 from .services import SubscriptionError, _require
 
 logger = logging.getLogger(__name__)
@@ -117,46 +114,6 @@ def _resume_paid(intent: ChangeIntent) -> None:
     except ChangeInProgress:
         if intent.attempts >= APPLY_ATTEMPTS:
             intent_reverse(intent, data)
-
-
-def intent_reverse(intent: ChangeIntent, data: stripe_subscriptions.SubscriptionData) -> None:
-    """A paid change that cannot be applied: refund it and put Stripe back as it was."""
-    try:
-        if intent.payment_intent_id and intent.amount_cents > 0:
-            gateway.refund_create(
-                payment_intent_id=intent.payment_intent_id,
-                amount_cents=intent.amount_cents,
-                idempotency_key=f"{intent.idempotency_key}-refund",
-            )
-        if intent.kind == ChangeKind.SUBSCRIBED:
-            stripe_subscriptions.subscription_cancel_now(data.id)
-        else:
-            stripe_subscriptions.subscription_change_at_renewal(
-                data,
-                plan_id=PlanPrice(intent.from_plan, intent.from_interval).stripe_id,
-                quantity=intent.from_quantity,
-                idempotency_key=f"{intent.idempotency_key}-restore",
-            )
-    except gateway.GatewayError as error:
-        logger.exception("Reversing change %s failed", intent.public_id)
-        _update(
-            intent,
-            state=IntentState.NEEDS_ATTENTION,
-            last_error=f"Reversal failed: {error.message}. Refund and restore it by hand.",
-        )
-        return
-    with transaction.atomic():
-        _update(intent, state=IntentState.REVERSED, completed_at=timezone.now())
-        audit_record(
-            actor=Actor.system(),
-            action="subscription.change_reversed",
-            organization=intent.organization,
-            target=intent,
-            target_label=f"{intent.get_kind_display()} of {format_cents(intent.amount_cents)}",
-            before={"state": IntentState.PAID},
-            after={"state": IntentState.REVERSED, "refunded_cents": intent.amount_cents},
-        )
-    enqueue(RECONCILE_TASK)
 
 
 def intents_due() -> list[int]:

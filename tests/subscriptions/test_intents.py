@@ -2,6 +2,7 @@
 a 3-D Secure payment finished after the tab was closed, drifted local state, and Stripe's
 proration formula checked by hand."""
 
+import uuid
 from datetime import timedelta
 
 import pytest
@@ -242,7 +243,10 @@ def test_a_seat_add_after_drift_is_priced_from_stripe_and_never_negative(org, ow
     sub = subscribe(org, owner, seats=5)
     data = in_stripe(sub)
     stripe_subscriptions.subscription_change_at_renewal(
-        data, plan_id=PlanPrice("enterprise", "month").stripe_id, quantity=5, idempotency_key="d"
+        data,
+        plan_id=PlanPrice("enterprise", "month").stripe_id,
+        quantity=5,
+        idempotency_key=f"d-{uuid.uuid4()}",
     )
     sub.refresh_from_db()
     assert sub.plan == "teams"
@@ -302,7 +306,10 @@ def test_drift_repaired_by_the_reconcile_is_listed_in_admin(org, owner, admin, m
     sub = subscribe(org, owner, seats=5)
     data = in_stripe(sub)
     stripe_subscriptions.subscription_change_at_renewal(
-        data, plan_id=PlanPrice("teams", "year").stripe_id, quantity=7, idempotency_key="drift"
+        data,
+        plan_id=PlanPrice("teams", "year").stripe_id,
+        quantity=7,
+        idempotency_key=f"drift-{uuid.uuid4()}",
     )
     assert tasks.reconcile_subscriptions() == 1
     sub.refresh_from_db()

@@ -1,6 +1,7 @@
 """Webhooks out of order and duplicated, concurrent seat additions, the daily reconcile."""
 
 import threading
+import uuid
 
 import pytest
 from django.db import connection
@@ -74,7 +75,10 @@ def test_a_failed_renewal_payment_shows_the_past_due_banner_to_owners_and_admins
     billing_services.card_make_default(actor=actor(owner), organization=org, method=declining)
     # A billing-frequency change makes localstripe invoice at once: the renewal-like charge fails.
     stripe_subscriptions.subscription_change_at_renewal(
-        in_stripe(sub), plan_id="kilo-teams-year-18000", quantity=10, idempotency_key="renew"
+        in_stripe(sub),
+        plan_id="kilo-teams-year-18000",
+        quantity=10,
+        idempotency_key=f"renew-{uuid.uuid4()}",
     )
     data = in_stripe(sub)
     assert data.status == "past_due"
@@ -152,7 +156,7 @@ def test_reconcile_repairs_drift_made_in_stripe_and_records_it(org, owner, admin
     sub = subscribe(org, owner, seats=10)
     data = in_stripe(sub)
     stripe_subscriptions.subscription_change_at_renewal(
-        data, plan_id=data.plan_id, quantity=15, idempotency_key="drift"
+        data, plan_id=data.plan_id, quantity=15, idempotency_key=f"drift-{uuid.uuid4()}"
     )
     stripe_post(f"/v1/subscriptions/{sub.stripe_id}", {"cancel_at_period_end": "true"})
 
