@@ -48,6 +48,30 @@ class BuyCreditsForm(forms.Form):
         return data
 
 
+class StaffRefundForm(forms.Form):
+    """Django admin's "Refund the rest": the unspent credit, or everything with a reason."""
+
+    refund_anyway = forms.BooleanField(
+        required=False,
+        label="Refund anyway, beyond the unspent credit (the balance goes below zero)",
+    )
+    reason = forms.CharField(
+        required=False,
+        max_length=500,
+        strip=True,
+        widget=forms.Textarea(attrs={"rows": 3, "cols": 60}),
+        label="Why (required to refund anyway; recorded with the refund and in the audit log)",
+    )
+
+    def clean(self) -> dict:
+        data = super().clean()
+        if data.get("refund_anyway") and not data.get("reason"):
+            raise forms.ValidationError(
+                "Write why the refund goes beyond the unspent credit, or untick “refund anyway”."
+            )
+        return data
+
+
 class PromotionForm(forms.Form):
     code = forms.CharField(max_length=40, label="Promotion code")
 

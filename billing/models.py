@@ -272,6 +272,9 @@ class Refund(models.Model):
     )
     status = models.CharField(max_length=20, blank=True, help_text="Stripe's refund status.")
     failure_reason = models.CharField(max_length=500, blank=True)
+    # Set only when staff refunded more than the organization's unspent credit ("refund
+    # anyway"): why. Such a refund takes the balance below zero; verify_ledger names it.
+    beyond_balance_reason = models.CharField(max_length=500, blank=True)
     requested_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )

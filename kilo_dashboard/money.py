@@ -58,6 +58,12 @@ def microdollars_to_dollars(microdollars: int) -> Decimal:
     return Decimal(int(microdollars)) / _MICRO
 
 
+def microdollars_to_cents_down(microdollars: int) -> int:
+    """The whole cents an amount holds, rounded down: 5_009_999 -> 500, -1 -> -1. What can be
+    paid back out of a credit balance (never a fraction of a cent more than it holds)."""
+    return int(microdollars) // MICRODOLLARS_PER_CENT
+
+
 def dollars_to_cents(dollars: Decimal) -> int:
     """Decimal("10.50") -> 1050. Refuses fractions of a cent rather than rounding them away."""
     cents = dollars * _CENT
