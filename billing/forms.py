@@ -8,6 +8,7 @@ from django.core.validators import validate_email
 
 from kilo_dashboard.money import format_whole_cents
 from kilo_dashboard.money_fields import DollarsField
+from kilo_dashboard.request_keys import RequestKeyField
 
 from .models import LedgerKind
 from .services import MAX_PURCHASE_CENTS, MIN_PURCHASE_CENTS, PRESET_PURCHASES_CENTS
@@ -31,6 +32,8 @@ class BuyCreditsForm(forms.Form):
     )
     # Set only by the confirmation page: the amount, in cents, the person saw and confirmed.
     confirm_cents = forms.IntegerField(required=False, min_value=0, widget=forms.HiddenInput)
+    # Also set only by the confirmation page: its one-time key, bound to that amount.
+    request_key = RequestKeyField(required=False)
 
     def clean(self) -> dict:
         data = super().clean()
@@ -115,6 +118,8 @@ class AutoTopUpForm(forms.Form):
         range_message="The top-up amount must be between $10 and $10,000.",
         label="Buy (USD)",
     )
+    # The tab's one-time key for this form: the same form submitted twice is saved once.
+    request_key = RequestKeyField(required=False)
 
 
 class BillingDetailsForm(forms.Form):
