@@ -155,6 +155,11 @@ register("billing.payment_status_changed", "Payment status changed", Category.BI
 register("billing.refund_recorded", "Refund recorded", Category.BILLING)
 register("billing.refund_requested", "Refund requested", Category.BILLING)
 register("billing.refund_released", "Refund refused, amount released", Category.BILLING)
+register(
+    "billing.refund_beyond_balance",
+    "Refund beyond the unspent credit (staff, with a reason)",
+    Category.BILLING,
+)
 register("billing.promotion_redeemed", "Promotional credit redeemed", Category.BILLING)
 register("billing.low_balance_alert_updated", "Low-balance alert changed", Category.BILLING)
 register("billing.auto_top_up_updated", "Auto top-up changed", Category.BILLING)

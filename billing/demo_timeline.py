@@ -22,7 +22,7 @@ from django.utils import timezone
 
 from audit.services import Actor
 from kilo_dashboard.demo_clock import days_between, local_moment, story_at
-from kilo_dashboard.money import format_cents
+from kilo_dashboard.money import allocate, format_cents
 from organizations.models import Organization
 from usage.demo import ingest
 from usage.selectors import ingest_keys
@@ -86,13 +86,15 @@ def _occurred(event: dict) -> datetime:
 
 
 def _recent_daily_cost(organization: Organization, day: date) -> int:
-    """Average usage debit per day over the week before `day` (microdollars, positive)."""
+    """Usage debit per day over the week before `day` (microdollars, positive): the largest of
+    the week's seven exact shares, so the pace rounds up and a week's spending is never
+    under-estimated."""
     total = CreditLedgerEntry.objects.filter(
         organization=organization,
         usage_day__gte=day - timedelta(days=7),
         usage_day__lt=day,
     ).aggregate(s=Sum("amount_microdollars"))["s"]
-    return -(total or 0) // 7
+    return allocate(-(total or 0), 7)[0]
 
 
 def _top_up_if_short(story: Story, day: date) -> None:

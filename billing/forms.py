@@ -8,6 +8,7 @@ from django.core.validators import validate_email
 
 from kilo_dashboard.money import format_whole_cents
 from kilo_dashboard.money_fields import DollarsField
+from kilo_dashboard.request_keys import RequestKeyField
 
 from .models import LedgerKind
 from .services import MAX_PURCHASE_CENTS, MIN_PURCHASE_CENTS, PRESET_PURCHASES_CENTS
@@ -31,6 +32,8 @@ class BuyCreditsForm(forms.Form):
     )
     # Set only by the confirmation page: the amount, in cents, the person saw and confirmed.
     confirm_cents = forms.IntegerField(required=False, min_value=0, widget=forms.HiddenInput)
+    # Also set only by the confirmation page: its one-time key, bound to that amount.
+    request_key = RequestKeyField(required=False)
 
     def clean(self) -> dict:
         data = super().clean()
@@ -45,6 +48,30 @@ class BuyCreditsForm(forms.Form):
             raise forms.ValidationError(RANGE_MESSAGE)
         if not MIN_PURCHASE_CENTS <= data["amount_cents"] <= MAX_PURCHASE_CENTS:
             raise forms.ValidationError(RANGE_MESSAGE)
+        return data
+
+
+class StaffRefundForm(forms.Form):
+    """Django admin's "Refund the rest": the unspent credit, or everything with a reason."""
+
+    refund_anyway = forms.BooleanField(
+        required=False,
+        label="Refund anyway, beyond the unspent credit (the balance goes below zero)",
+    )
+    reason = forms.CharField(
+        required=False,
+        max_length=500,
+        strip=True,
+        widget=forms.Textarea(attrs={"rows": 3, "cols": 60}),
+        label="Why (required to refund anyway; recorded with the refund and in the audit log)",
+    )
+
+    def clean(self) -> dict:
+        data = super().clean()
+        if data.get("refund_anyway") and not data.get("reason"):
+            raise forms.ValidationError(
+                "Write why the refund goes beyond the unspent credit, or untick “refund anyway”."
+            )
         return data
 
 
@@ -91,6 +118,8 @@ class AutoTopUpForm(forms.Form):
         range_message="The top-up amount must be between $10 and $10,000.",
         label="Buy (USD)",
     )
+    # The tab's one-time key for this form: the same form submitted twice is saved once.
+    request_key = RequestKeyField(required=False)
 
 
 class BillingDetailsForm(forms.Form):

@@ -6,7 +6,11 @@ Checked here (the `verify_ledger` command exits non-zero on any problem):
 - every purchase entry has its payment (succeeded, same organization, same amount), once;
 - every refund entry has its refund; per payment, refunds never exceed what was paid;
 - every usage day is debited exactly once, net: the day's entries sum to minus its rolled-up
-  cost (a day the usage-debit run has not reached yet shows up here too).
+  cost (a day the usage-debit run has not reached yet shows up here too);
+- no balance is below zero because of a refund or an adjustment: such a balance is reported with
+  the entries that took it there (a refund staff made "anyway", with their reason; one made in
+  Stripe's dashboard). A balance below zero from usage alone is not a fault: usage is debited
+  after it happened, and the gateway stops serving the organization at zero.
 """
 
 from collections import defaultdict
@@ -14,7 +18,7 @@ from dataclasses import dataclass
 
 from django.db.models import Count, Sum
 
-from kilo_dashboard.money import cents_to_microdollars
+from kilo_dashboard.money import cents_to_microdollars, format_microdollars
 from usage.selectors import daily_costs
 
 from .ledger import SIGN_RULES
@@ -46,6 +50,7 @@ def verify_ledger() -> list[LedgerProblem]:
     _entries(report)
     _payments(report)
     _usage_days(report)
+    _negative_balances(report)
     return problems
 
 
@@ -137,3 +142,46 @@ def _usage_days(report) -> None:  # noqa: ANN001
         taken = found.debited if found else 0
         if cost != taken:
             report(org, f"usage on {day}: rolled up {cost}, debited {taken}")
+
+
+def _negative_balances(report) -> None:  # noqa: ANN001
+    """Each balance below zero, with the refunds or adjustments that took it there: the entries
+    since the balance was last at or above zero that took money out, other than usage."""
+    for organization_id, balance in BillingAccount.objects.filter(
+        balance_microdollars__lt=0
+    ).values_list("organization_id", "balance_microdollars"):
+        entries = CreditLedgerEntry.objects.filter(organization_id=organization_id)
+        last_at_or_above_zero = (
+            entries.filter(balance_after_microdollars__gte=0)
+            .order_by("-id")
+            .values_list("id", flat=True)
+            .first()
+        )
+        below = entries.filter(id__gt=last_at_or_above_zero or 0, amount_microdollars__lt=0)
+        causes = [
+            _cause(entry)
+            for entry in below.exclude(kind=LedgerKind.USAGE)
+            .select_related("refund", "payment")
+            .order_by("id")
+        ]
+        if causes:
+            report(
+                organization_id,
+                f"balance {format_microdollars(balance)} is below zero, taken there by "
+                + "; ".join(causes),
+            )
+
+
+def _cause(entry: CreditLedgerEntry) -> str:
+    amount = format_microdollars(entry.amount_microdollars)
+    refund = entry.refund
+    if entry.kind != LedgerKind.REFUND or refund is None:
+        return f"{entry.get_kind_display().lower()} {entry.public_id} ({amount}, {entry.description!r})"
+    if refund.beyond_balance_reason:
+        who = refund.requested_by.email if refund.requested_by else "staff"
+        why = f'refunded beyond the unspent credit by {who}: "{refund.beyond_balance_reason}"'
+    elif not refund.request_key:
+        why = "made in Stripe's dashboard"
+    else:
+        why = "the balance fell while it was settling"
+    return f"refund {refund.public_id} of payment {entry.payment.public_id} ({amount}, {why})"

@@ -220,6 +220,10 @@ class Payment(models.Model):
     failure_code = models.CharField(max_length=64, blank=True)
     failure_message = models.CharField(max_length=500, blank=True)
     card_label = models.CharField(max_length=64, blank=True)
+    # The confirmation's one-time key (kilo_dashboard.request_keys), or "auto-top-up-<org>-<period>"
+    # for an auto top-up: the same confirmation submitted again finds this payment and charges
+    # nothing, whatever state the first one reached.
+    request_key = models.CharField(max_length=64, unique=True, null=True, blank=True)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )
@@ -272,6 +276,9 @@ class Refund(models.Model):
     )
     status = models.CharField(max_length=20, blank=True, help_text="Stripe's refund status.")
     failure_reason = models.CharField(max_length=500, blank=True)
+    # Set only when staff refunded more than the organization's unspent credit ("refund
+    # anyway"): why. Such a refund takes the balance below zero; verify_ledger names it.
+    beyond_balance_reason = models.CharField(max_length=500, blank=True)
     requested_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )
@@ -448,6 +455,9 @@ class AutoTopUp(models.Model):
     last_charged_period = models.CharField(max_length=7, blank=True, help_text="YYYY-MM")
     last_attempt_at = models.DateTimeField(null=True, blank=True)
     disabled_reason = models.CharField(max_length=500, blank=True)
+    # The request key of the settings form last saved: the same form submitted again changes
+    # nothing and records nothing.
+    request_key = models.CharField(max_length=64, unique=True, null=True, blank=True)
 
     def __str__(self) -> str:
         return f"Auto top-up of {self.organization}"

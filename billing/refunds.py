@@ -9,6 +9,12 @@
 3. Stripe's answer is applied: the ledger entry (once, keyed by Stripe's refund id) or, when
    Stripe refuses, the reservation is released.
 
+A refund of credits never takes the balance below zero: at most the unspent part can be refunded
+(`refundable_cents`: what is left of the payment, capped by the balance minus refunds already
+reserved). Only staff may refund beyond it ("refund anyway"), and only with a written reason,
+which is stored on the refund and audited; `verify_ledger` then names that refund as the cause
+of the negative balance.
+
 `refunds_finish_stale` (a beat task) completes intents a crash left between steps 1 and 3: it
 first looks for the refund in Stripe by the intent id, so a retry never refunds twice.
 `charge_refunds_sync` (charge.refunded) records refunds made in Stripe's own dashboard too.
@@ -17,14 +23,17 @@ first looks for the refund in Stripe by the intent id, so a retry never refunds 
 from datetime import timedelta
 
 from django.db import IntegrityError, transaction
+from django.db.models import Sum
 from django.utils import timezone
 
 from audit.services import Actor, audit_record
-from kilo_dashboard.money import cents_to_microdollars
+from kilo_dashboard.money import cents_to_microdollars, microdollars_to_cents_down
 from kilo_dashboard.money import format_cents as cents
+from organizations.models import Organization
 
 from . import stripe_gateway as gateway
 from .balance import ledger_post
+from .ledger import balance_of, lock_account
 from .models import (
     LedgerKind,
     Payment,
@@ -42,9 +51,17 @@ class RefundError(Exception):
 
 
 def payment_refund(
-    *, actor: Actor, payment: Payment, amount_cents: int, request_key: str
+    *,
+    actor: Actor,
+    payment: Payment,
+    amount_cents: int,
+    request_key: str,
+    beyond_balance_reason: str = "",
 ) -> Refund:
     """Refund `amount_cents` of a succeeded payment. Idempotent by `request_key`.
+
+    At most the unspent part (`refundable_cents`); `beyond_balance_reason` (staff only) allows
+    more, up to what is left of the payment, and is recorded.
 
     Returns the refund: SUCCEEDED (ledger entry written), RESERVED (Stripe has not settled it
     yet, or could not be reached: the webhook or the beat task finishes it). Raises RefundError
@@ -52,7 +69,13 @@ def payment_refund(
     """
     if not request_key:
         raise ValueError("A refund request needs a request key (it makes replays harmless).")
-    refund = _reserve(actor=actor, payment=payment, amount_cents=amount_cents, key=request_key)
+    refund = _reserve(
+        actor=actor,
+        payment=payment,
+        amount_cents=amount_cents,
+        key=request_key,
+        beyond_balance_reason=beyond_balance_reason.strip(),
+    )
     if refund.state == RefundState.RESERVED:
         try:
             refund = refund_complete(refund.pk)
@@ -65,7 +88,34 @@ def payment_refund(
     return refund
 
 
-def _reserve(*, actor: Actor, payment: Payment, amount_cents: int, key: str) -> Refund:
+def unspent_cents(organization: Organization, balance_microdollars: int | None = None) -> int:
+    """The credit that can still be paid back, in whole cents: the balance minus the refunds
+    reserved and not yet in the ledger. Exact under the account lock, where `_reserve` passes
+    the locked balance; elsewhere it is what a page shows."""
+    if balance_microdollars is None:
+        balance_microdollars = balance_of(organization)
+    pending = Refund.objects.filter(organization=organization, state=RefundState.RESERVED)
+    pending_cents = pending.aggregate(total=Sum("amount_cents"))["total"] or 0
+    return max(
+        0, microdollars_to_cents_down(balance_microdollars - cents_to_microdollars(pending_cents))
+    )
+
+
+def refundable_cents(payment: Payment) -> int:
+    """What a refund of `payment` may be without staff's "refund anyway": what is left of the
+    payment, at most the organization's unspent credit."""
+    remaining = payment.amount_cents - payment.refund_reserved_cents
+    return max(0, min(remaining, unspent_cents(payment.organization)))
+
+
+def _reserve(
+    *,
+    actor: Actor,
+    payment: Payment,
+    amount_cents: int,
+    key: str,
+    beyond_balance_reason: str = "",
+) -> Refund:
     with transaction.atomic():
         locked = Payment.objects.select_for_update().get(pk=payment.pk)
         existing = Refund.objects.filter(request_key=key).first()
@@ -81,6 +131,13 @@ def _reserve(*, actor: Actor, payment: Payment, amount_cents: int, key: str) -> 
                 f"The refund must be between $0.01 and {cents(remaining)}, "
                 "what is left of the payment."
             )
+        # Under the account lock (after the payment's, the order every ledger write keeps):
+        # no purchase, usage debit or other refund moves the balance while this one is weighed.
+        balance = lock_account(locked.organization).balance_microdollars
+        unspent = unspent_cents(locked.organization, balance)
+        beyond = amount_cents > unspent
+        if beyond:
+            _may_refund_beyond(actor, beyond_balance_reason, min(remaining, unspent))
         try:
             with transaction.atomic():
                 refund = Refund.objects.create(
@@ -89,6 +146,7 @@ def _reserve(*, actor: Actor, payment: Payment, amount_cents: int, key: str) -> 
                     request_key=key,
                     amount_cents=amount_cents,
                     requested_by=actor.user,
+                    beyond_balance_reason=beyond_balance_reason[:500] if beyond else "",
                 )
         except IntegrityError:
             raise RefundError("This request key belongs to a different refund.") from None
@@ -104,7 +162,35 @@ def _reserve(*, actor: Actor, payment: Payment, amount_cents: int, key: str) -> 
             before={"refund_reserved_cents": before},
             after={"refund_reserved_cents": locked.refund_reserved_cents},
         )
+        if beyond:
+            audit_record(
+                actor=actor,
+                action="billing.refund_beyond_balance",
+                organization=locked.organization,
+                target=refund,
+                target_label=f"Refund of {cents(amount_cents)}, {cents(unspent)} unspent",
+                before={"balance_microdollars": balance, "unspent_cents": unspent},
+                after={
+                    "refund_cents": amount_cents,
+                    "balance_after_microdollars": balance - cents_to_microdollars(amount_cents),
+                    "reason": refund.beyond_balance_reason,
+                },
+            )
     return refund
+
+
+def _may_refund_beyond(actor: Actor, reason: str, limit_cents: int) -> None:
+    """Refunding credit already spent: staff only, and only with a reason."""
+    staff = actor.user is not None and actor.user.is_staff
+    if staff and reason:
+        return
+    message = (
+        f"At most {cents(limit_cents)} of this payment can be refunded: that is the credit "
+        "left unspent (the rest has been used)."
+    )
+    if staff:
+        message += " To refund more anyway, write why (it is recorded in the audit log)."
+    raise RefundError(message)
 
 
 def refund_complete(refund_id: int, *, look_up_first: bool = False) -> Refund:

@@ -226,6 +226,8 @@ class PurchaseOutcome:
     status: str
     client_secret: str = ""
     message: str = ""
+    # The request key had been used: this is the first request's payment; nothing was charged.
+    replayed: bool = False
 
 
 def _payment_status(stripe_status: str, *, failed: bool) -> str:
@@ -247,8 +249,12 @@ def credits_purchase(
     organization: Organization,
     amount_cents: int,
     purpose: str = PaymentPurpose.CREDIT_PURCHASE,
+    request_key: str = "",
 ) -> PurchaseOutcome:
-    """Charge the default card. Credits are granted only by payment_intent.succeeded."""
+    """Charge the default card. Credits are granted only by payment_intent.succeeded.
+
+    `request_key`: the confirmation's one-time key. A second request with the same key gets
+    the first request's payment (`replayed`) and charges nothing, even after it settled."""
     _require_owner(actor, organization)
     if not isinstance(amount_cents, int) or not (
         MIN_PURCHASE_CENTS <= amount_cents <= MAX_PURCHASE_CENTS
@@ -261,8 +267,11 @@ def credits_purchase(
     off_session = purpose == PaymentPurpose.AUTO_TOP_UP
     with transaction.atomic():
         Organization.objects.select_for_update().filter(pk=organization.pk).first()
-        # A double click must not charge twice: the same amount started moments ago and not
-        # yet settled is refused.
+        earlier = Payment.objects.filter(request_key=request_key).first() if request_key else None
+        if earlier is not None:
+            return _replayed(earlier, organization=organization, amount_cents=amount_cents)
+        # Two tabs (two keys) must not charge twice either: the same amount started moments ago
+        # and not yet settled is refused.
         recent = Payment.objects.filter(
             organization=organization,
             amount_cents=amount_cents,
@@ -281,6 +290,7 @@ def credits_purchase(
             currency=settings.BILLING_CURRENCY,
             card_label=str(card),
             created_by=actor.user,
+            request_key=request_key or None,
         )
         audit_record(
             actor=actor,
@@ -335,6 +345,16 @@ def credits_purchase(
         status=payment.status,
         client_secret=intent.client_secret if intent and status == "requires_action" else "",
         message=payment.failure_message,
+    )
+
+
+def _replayed(
+    earlier: Payment, *, organization: Organization, amount_cents: int
+) -> PurchaseOutcome:
+    if earlier.organization_id != organization.pk or earlier.amount_cents != amount_cents:
+        raise BillingError("This confirmation belongs to another payment. Nothing was charged.")
+    return PurchaseOutcome(
+        payment=earlier, status=earlier.status, message=earlier.failure_message, replayed=True
     )
 
 
@@ -434,7 +454,9 @@ def auto_top_up_update(
     enabled: bool,
     threshold_microdollars: int,
     amount_cents: int,
+    request_key: str = "",
 ) -> AutoTopUp:
+    """Save the settings. The same form submitted again (`request_key`) changes nothing."""
     _require_owner(actor, organization)
     if enabled and not (MIN_PURCHASE_CENTS <= amount_cents <= MAX_PURCHASE_CENTS):
         raise BillingError("The top-up amount must be between $10 and $10,000.")
@@ -442,10 +464,13 @@ def auto_top_up_update(
         raise BillingError("Add a card first: auto top-up charges the default card.")
     with transaction.atomic():
         top_up, _ = AutoTopUp.objects.select_for_update().get_or_create(organization=organization)
+        if request_key and top_up.request_key == request_key:
+            return top_up  # saved already by this very form
         before = {"enabled": top_up.enabled, "threshold": top_up.threshold_microdollars}
         top_up.enabled = enabled
         top_up.threshold_microdollars = threshold_microdollars
         top_up.amount_cents = amount_cents
+        top_up.request_key = request_key or None
         if enabled:
             top_up.disabled_reason = ""
         top_up.save()
@@ -484,6 +509,8 @@ def auto_top_up_run(organization_id: int) -> Payment | None:
             organization=organization,
             amount_cents=top_up.amount_cents,
             purpose=PaymentPurpose.AUTO_TOP_UP,
+            # One per period, by the claim above and by the payment's unique key.
+            request_key=f"auto-top-up-{organization.pk}-{period}",
         )
         payment = outcome.payment
         if outcome.status in (PaymentStatus.FAILED, PaymentStatus.CANCELED):

@@ -15,6 +15,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from audit.services import Actor, export_record
 from kilo_dashboard import money
 from kilo_dashboard.csv_export import csv_lines
+from kilo_dashboard.request_keys import RequestKeyError, request_key_check, request_key_issue
 from organizations.access import OrgAccess, org_view
 from organizations.permissions import Capability
 from subscriptions.selectors import history_changes
@@ -35,6 +36,10 @@ from .seat_charges import seat_charges_for
 from .services import BillingError
 
 logger = logging.getLogger(__name__)
+
+# What each request key is for (kilo_dashboard.request_keys binds a key to one of them).
+BUY_CREDITS = "billing.buy_credits"
+AUTO_TOP_UP_SETTINGS = "billing.auto_top_up_settings"
 
 
 def _tab(access: OrgAccess, anchor: str = "") -> str:
@@ -99,6 +104,14 @@ def billing_tab(request: HttpRequest, access: OrgAccess) -> HttpResponse:
                 ),
                 "amount": money.cents_field(top_up.amount_cents if top_up else 100_00),
             }
+        ),
+        # The top-up settings charge nothing when saved (the top-up itself is one per period),
+        # so their key is bound to the form, not to an amount.
+        "top_up_request_key": request_key_issue(
+            request,
+            organization_id=organization.pk,
+            purpose=AUTO_TOP_UP_SETTINGS,
+            amount_cents=None,
         ),
         "ledger_kinds": HISTORY_KIND_CHOICES[1:],
         "history_filters": history["filters"],
@@ -301,12 +314,20 @@ def billing_buy_credits(request: HttpRequest, access: OrgAccess) -> HttpResponse
         # Nothing is charged until the person has seen the amount and the card and said yes.
         return _buy_confirmation(request, access, form)
     try:
+        request_key = request_key_check(
+            request,
+            form.cleaned_data["request_key"],
+            organization_id=access.organization.pk,
+            purpose=BUY_CREDITS,
+            amount_cents=amount_cents,
+        )
         outcome = services.credits_purchase(
             actor=Actor.from_request(request),
             organization=access.organization,
-            amount_cents=form.cleaned_data["amount_cents"],
+            amount_cents=amount_cents,
+            request_key=request_key,
         )
-    except BillingError as error:
+    except (BillingError, RequestKeyError) as error:
         messages.error(request, str(error))
         return redirect(_tab(access, "buy-credits"))
     if outcome.status == PaymentStatus.REQUIRES_ACTION:
@@ -315,13 +336,20 @@ def billing_buy_credits(request: HttpRequest, access: OrgAccess) -> HttpResponse
             org_slug=access.organization.slug,
             payment_id=outcome.payment.public_id,
         )
-    if outcome.status == PaymentStatus.FAILED:
+    amount = money.format_cents(outcome.payment.amount_cents)
+    if outcome.replayed:
+        messages.info(
+            request,
+            f"This confirmation was already submitted: the payment of {amount} is "
+            f"{outcome.payment.get_status_display().lower()}. Nothing more was charged.",
+        )
+    elif outcome.status == PaymentStatus.FAILED:
         messages.error(request, f"The payment failed: {outcome.message}")
     else:
         messages.success(
             request,
-            f"Payment of {money.format_cents(outcome.payment.amount_cents)} received. The credits appear "
-            "as soon as Stripe confirms it (usually within seconds).",
+            f"Payment of {amount} received. The credits appear as soon as Stripe confirms it "
+            "(usually within seconds).",
         )
     return redirect(_tab(access, "payments"))
 
@@ -343,6 +371,12 @@ def _buy_confirmation(
             "active_tab": "billing",
             "amount_cents": amount_cents,
             "amount_field": money.cents_field(amount_cents),
+            "request_key": request_key_issue(
+                request,
+                organization_id=access.organization.pk,
+                purpose=BUY_CREDITS,
+                amount_cents=amount_cents,
+            ),
             "card": card,
             # A confirmation for another amount came in (e.g. edited in another tab): say so.
             "amount_changed": form.cleaned_data.get("confirm_cents") is not None,
@@ -447,14 +481,23 @@ def billing_auto_top_up_update(request: HttpRequest, access: OrgAccess) -> HttpR
         messages.error(request, " ".join(e for errs in form.errors.values() for e in errs))
         return redirect(_tab(access, "alerts"))
     try:
+        # Optional (an API client or an old page may not send one), but checked when sent.
+        request_key = form.cleaned_data["request_key"] and request_key_check(
+            request,
+            form.cleaned_data["request_key"],
+            organization_id=access.organization.pk,
+            purpose=AUTO_TOP_UP_SETTINGS,
+            amount_cents=None,
+        )
         services.auto_top_up_update(
             actor=Actor.from_request(request),
             organization=access.organization,
             enabled=form.cleaned_data["enabled"],
             threshold_microdollars=money.cents_to_microdollars(form.cleaned_data["threshold"]),
             amount_cents=form.cleaned_data["amount"],
+            request_key=request_key,
         )
-    except BillingError as error:
+    except (BillingError, RequestKeyError) as error:
         messages.error(request, str(error))
     else:
         messages.success(request, "Auto top-up saved.")

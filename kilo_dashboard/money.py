@@ -11,7 +11,8 @@ currency would need conversion of every stored amount, not a setting; so the cur
 module's constant and `settings.BILLING_CURRENCY` (what the Stripe gateway sends) is set from it.
 """
 
-from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+import re
+from decimal import ROUND_HALF_UP, Decimal
 
 CURRENCY = "usd"
 CURRENCY_SYMBOL = "$"
@@ -24,6 +25,16 @@ _CENT = Decimal(CENTS_PER_DOLLAR)
 _MICRO = Decimal(MICRODOLLARS_PER_DOLLAR)
 # Anything typed beyond this is a slip of the finger, not a payment (ten million dollars).
 MAX_TYPED_DOLLARS = Decimal(10_000_000)
+
+
+AMBIGUOUS_SEPARATOR = (
+    "Use a point for cents, e.g. 10.50 (a comma only between groups of three digits, "
+    "e.g. 1,050.00)."
+)
+# ASCII digits, commas and points only: str.isdigit() also accepts "²" and other scripts' digits.
+_TYPED_CHARACTERS = re.compile(r"[0-9.,]+")
+# Thousands groups: 1 to 3 digits not starting with 0, then groups of exactly three.
+_THOUSANDS = re.compile(r"[1-9][0-9]{0,2}(?:,[0-9]{3})+")
 
 
 class MoneyInputError(ValueError):
@@ -45,6 +56,12 @@ def cents_to_dollars(cents: int) -> Decimal:
 def microdollars_to_dollars(microdollars: int) -> Decimal:
     """Exact: 1234567 -> Decimal("1.234567")."""
     return Decimal(int(microdollars)) / _MICRO
+
+
+def microdollars_to_cents_down(microdollars: int) -> int:
+    """The whole cents an amount holds, rounded down: 5_009_999 -> 500, -1 -> -1. What can be
+    paid back out of a credit balance (never a fraction of a cent more than it holds)."""
+    return int(microdollars) // MICRODOLLARS_PER_CENT
 
 
 def dollars_to_cents(dollars: Decimal) -> int:
@@ -69,6 +86,17 @@ def divide_half_up(numerator: int, denominator: int) -> int:
         raise ValueError("denominator must be positive")
     sign = -1 if numerator < 0 else 1
     return sign * ((2 * abs(numerator) + denominator) // (2 * denominator))
+
+
+def allocate(amount: int, parts: int) -> list[int]:
+    """Integer money split into `parts` shares that sum to exactly `amount`, as even as can be,
+    larger shares first (a remainder is never lost or invented, unlike `amount // parts`):
+    allocate(100, 3) == [34, 33, 33]; allocate(-100, 3) == [-34, -33, -33]."""
+    if parts <= 0:
+        raise ValueError("parts must be positive")
+    sign = -1 if amount < 0 else 1
+    share, remainder = divmod(abs(int(amount)), parts)
+    return [sign * (share + 1)] * remainder + [sign * share] * (parts - remainder)
 
 
 # --- text -----------------------------------------------------------------------------------------
@@ -145,28 +173,34 @@ def chart_dollars(microdollars: int) -> Decimal:
 def parse_dollars(text: str | Decimal) -> Decimal:
     """What a person typed ("1,050.5", "$10.50", " 10 ") -> Decimal("1050.5").
 
-    Refuses, with a message fit to show: empty or non-numeric text, NaN/infinity, exponents,
-    negatives, more than 2 decimals and sizes beyond MAX_TYPED_DOLLARS."""
+    One decimal separator, the point. A comma is accepted only as a thousands separator in
+    well-formed groups of three ("1,050.00", "12,345"); anything else with a comma or a second
+    point ("10,50", "1,2,3", "1,05.00", "10.5.0") is ambiguous (is "10,50" ten dollars fifty or
+    a thousand and fifty?) and refused rather than guessed. Also refused, with a message fit to
+    show: empty or non-numeric text, NaN/infinity, exponents, negatives, more than 2 decimals
+    and sizes beyond MAX_TYPED_DOLLARS."""
     if isinstance(text, Decimal):
         raw = format(text, "f")
     else:
-        raw = str(text).strip().replace(",", "")
+        raw = str(text).strip()
         if raw.startswith(CURRENCY_SYMBOL):
             raw = raw[len(CURRENCY_SYMBOL) :].strip()
-    if not raw:
-        raise MoneyInputError("Enter an amount in dollars, for example 10.50.")
     if raw.startswith("-"):
         raise MoneyInputError("The amount cannot be negative.")
-    if not all(ch.isdigit() or ch == "." for ch in raw) or raw.count(".") > 1 or raw == ".":
+    if not _TYPED_CHARACTERS.fullmatch(raw) or not any(ch.isdigit() for ch in raw):
         raise MoneyInputError("Enter an amount in dollars, for example 10.50.")
-    if "." in raw and len(raw.split(".", 1)[1].rstrip("0")) > 2:
+    whole, point, fraction = raw.partition(".")
+    if "." in fraction or "," in fraction:
+        raise MoneyInputError(AMBIGUOUS_SEPARATOR)
+    if "," in whole:
+        if not _THOUSANDS.fullmatch(whole):
+            raise MoneyInputError(AMBIGUOUS_SEPARATOR)
+        whole = whole.replace(",", "")
+    if len(fraction.rstrip("0")) > 2:
         raise MoneyInputError("Use at most 2 decimals (whole cents).")
-    if len(raw.split(".", 1)[0].lstrip("0")) > 12:  # before Decimal maths on a huge number
+    if len(whole.lstrip("0")) > 12:  # before Decimal maths on a huge number
         raise MoneyInputError(_too_large())
-    try:
-        amount = Decimal(raw)
-    except InvalidOperation:
-        raise MoneyInputError("Enter an amount in dollars, for example 10.50.") from None
+    amount = Decimal(f"{whole or 0}{point}{fraction}")
     if amount > MAX_TYPED_DOLLARS:
         raise MoneyInputError(_too_large())
     return amount

@@ -69,39 +69,98 @@ def test_divide_half_up(numerator, denominator, expected):
     assert money.divide_half_up(numerator, denominator) == expected
 
 
-@pytest.mark.parametrize(
-    ("typed", "cents"),
-    [
-        ("10.50", 1050),
-        ("10.5", 1050),
-        (" $1,050 ", 105000),
-        ("10", 1000),
-        ("10.500", 1050),  # trailing zeros are not extra precision
-        ("0", 0),
-        (".5", 50),
-    ],
-)
-def test_typed_dollars_parse_to_cents(typed, cents):
-    assert money.parse_dollars_to_cents(typed) == cents
+# What a person may type, and what it means: written by hand, one row per rule. A number is the
+# amount in cents; a string is (part of) the refusal's message.
+POINT = "Use a point for cents, e.g. 10.50"
+ENTER = "for example 10.50"
+TYPED_AMOUNTS = [
+    # plain amounts
+    ("10.50", 1050),
+    ("10.5", 1050),
+    ("10", 1000),
+    ("0", 0),
+    (".5", 50),
+    ("10.", 1000),
+    ("0.01", 1),
+    ("007.25", 725),  # leading zeros are harmless
+    # precision: trailing zeros are not extra precision; a third significant decimal is refused
+    ("10.500", 1050),
+    ("10.5000000", 1050),
+    ("10.505", "at most 2 decimals"),
+    ("0.001", "at most 2 decimals"),
+    # whitespace and the dollar sign
+    (" 10 ", 1000),
+    ("\t10.50\n", 1050),
+    ("$10.50", 1050),
+    ("$ 10.50", 1050),
+    (" $1,050 ", 105000),
+    ("1 050", ENTER),  # a space is not a thousands separator
+    # commas: thousands separators in well-formed groups of three only
+    ("1,050.00", 105000),
+    ("12,345", 1234500),
+    ("1,000,000.99", 100000099),
+    ("10,50", POINT),  # the finding: was $1,050.00
+    ("1,2,3", POINT),
+    ("1,05.00", POINT),
+    ("10.5.0", POINT),
+    ("12.3.4", POINT),
+    ("1000,000", POINT),  # a first group of four digits
+    ("0,500", POINT),  # a group may not start the number with 0 (0,500 means one half abroad)
+    (",5", POINT),
+    ("1,050,", POINT),
+    ("10.50,00", POINT),  # a comma after the point
+    ("1,234.5,6", POINT),
+    # negatives, non-numbers, sizes
+    ("-5", "cannot be negative"),
+    ("-$5", "cannot be negative"),
+    ("$-5", "cannot be negative"),
+    ("+5", ENTER),
+    ("1e3", ENTER),
+    ("NaN", ENTER),
+    ("Infinity", ENTER),
+    ("", ENTER),
+    ("   ", ENTER),
+    ("$", ENTER),
+    (".", ENTER),
+    (",", ENTER),
+    ("١٠", ENTER),  # Arabic-Indic digits: not what the form asks for
+    ("10²", ENTER),
+    ("10000000", 1_000_000_000),  # the most that can be typed
+    ("10,000,000.00", 1_000_000_000),
+    ("10000000.01", "too large"),
+    ("9" * 5000, "too large"),
+]
+
+
+@pytest.mark.parametrize(("typed", "expected"), TYPED_AMOUNTS)
+def test_typed_dollars_parse_to_cents_or_are_refused_with_a_reason(typed, expected):
+    if isinstance(expected, int):
+        assert money.parse_dollars_to_cents(typed) == expected
+    else:
+        with pytest.raises(money.MoneyInputError, match=re.escape(expected)):
+            money.parse_dollars(typed)
+
+
+def test_the_auto_top_up_form_shows_the_separator_message():
+    field = DollarsField(min_cents=10_00, max_cents=10_000_00)
+    with pytest.raises(Exception, match=re.escape(POINT)):
+        field.clean("10,50")
 
 
 @pytest.mark.parametrize(
-    ("typed", "message"),
+    ("amount", "parts", "shares"),
     [
-        ("10.505", "at most 2 decimals"),
-        ("-5", "cannot be negative"),
-        ("1e3", "for example 10.50"),
-        ("NaN", "for example 10.50"),
-        ("Infinity", "for example 10.50"),
-        ("12.3.4", "for example 10.50"),
-        ("", "for example 10.50"),
-        ("10000000.01", "too large"),
-        ("9" * 5000, "too large"),
+        (100, 3, [34, 33, 33]),
+        (-100, 3, [-34, -33, -33]),
+        (6, 7, [1, 1, 1, 1, 1, 1, 0]),
+        (0, 2, [0, 0]),
+        (70, 7, [10] * 7),
+        (1_000_003, 2, [500_002, 500_001]),
     ],
 )
-def test_bad_typed_amounts_are_refused_with_a_reason(typed, message):
-    with pytest.raises(money.MoneyInputError, match=message):
-        money.parse_dollars(typed)
+def test_allocate_splits_into_shares_that_sum_exactly(amount, parts, shares):
+    assert money.allocate(amount, parts) == shares
+    assert sum(shares) == amount
 
 
 def test_dollars_field_cleans_to_cents_and_bounds_with_a_message():
@@ -146,6 +205,10 @@ PENDING_ELSEWHERE: set[tuple[str, str]] = {
     ("usage/sketch.py", "ceil(n * p / 100)"),
     ("usage/sketch.py", "-(-n * percent // 100)"),
 }
+# The apps where every integer is money or a count next to money: any `//` here is reported,
+# money words on the line or not (`-(total or 0) // 7` in billing/demo_timeline.py has none).
+MONEY_APPS = {"billing", "subscriptions", "stripe_events"}
+INTEGER_DIVISION = SUSPECT[1][0]
 SKIP_DIRS = {".venv", "tests", "migrations", "node_modules", "staticfiles", "bench", ".git"}
 
 
@@ -160,6 +223,10 @@ def _source_files():
             yield relative.as_posix(), path
 
 
+def relative_app(name: str) -> str:
+    return name.split("/", 1)[0]
+
+
 def money_conversions_outside_the_money_module() -> list[str]:
     found = []
     for name, path in _source_files():
@@ -167,6 +234,9 @@ def money_conversions_outside_the_money_module() -> list[str]:
             continue
         for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
             code = line.split("#", 1)[0] if name.endswith(".py") else line
+            if relative_app(name) in MONEY_APPS and INTEGER_DIVISION.search(code):
+                found.append(f"{name}:{number}: integer division in a money app: {line.strip()}")
+                continue
             for pattern, what in SUSPECT:
                 if pattern.search(code) and MONEY_WORDS.search(code):
                     if any(name == f and snippet in line for f, snippet in PENDING_ELSEWHERE):
@@ -194,18 +264,29 @@ def test_the_grep_finds_the_conversions_it_is_meant_to_find(tmp_path, monkeypatc
         "pages = total // per_page  # not money\n",
         encoding="utf-8",
     )
+    # The line the money-word rule missed: no money word, but billing is all money.
+    (bad / "demo_timeline.py").write_text("    return -(total or 0) // 7\n", encoding="utf-8")
+    (tmp_path / "usage").mkdir()
+    (tmp_path / "usage" / "partitions.py").write_text(
+        "    return date(index // 12, index % 12 + 1, 1)\n", encoding="utf-8"
+    )
     (tmp_path / "templates").mkdir()
     (tmp_path / "templates" / "t.html").write_text(
         "{{ alert.threshold|floatformat:2 }}\n", encoding="utf-8"
     )
     monkeypatch.setattr(__import__(__name__, fromlist=["ROOT"]), "ROOT", tmp_path)
     found = money_conversions_outside_the_money_module()
-    assert [line.split(":")[1] for line in found if line.startswith("billing/")] == [
+    assert [line.split(":")[1] for line in found if line.startswith("billing/views.py")] == [
         "1",
         "2",
         "3",
         "4",
         "5",
         "6",
+        "7",  # `total // per_page`: in billing, integer division is refused whatever it divides
     ]
+    assert [line.split(": ")[1] for line in found if line.startswith("billing/demo")] == [
+        "integer division in a money app"
+    ]
+    assert not any(line.startswith("usage/") for line in found)  # a month index, not money
     assert any(line.startswith("templates/t.html:1") for line in found)

@@ -3,12 +3,14 @@
 import hashlib
 import hmac
 import json
+import re
 import time
 
 import pytest
 import requests
 from django.conf import settings
 from django.test import Client
+from django.urls import reverse
 
 from billing import services
 from billing.models import PaymentMethod
@@ -103,3 +105,20 @@ def fake_event(event_type: str, object_id: str, event_id: str | None = None) -> 
         "api_version": settings.STRIPE_API_VERSION,
         "data": {"object": {"id": object_id}},
     }
+
+
+def hidden_fields(html: str) -> dict:
+    return dict(re.findall(r'<input type="hidden" name="(\w+)" value="([^"]*)"', html))
+
+
+def buy_confirmation(client: Client, org, data: dict) -> dict:  # noqa: ANN001
+    """The Buy form posted, then the confirmation page's hidden fields (amount and its key)."""
+    page = client.post(reverse("billing_buy_credits", args=[org.slug]), data)
+    assert page.status_code == 200, page
+    return hidden_fields(page.content.decode())
+
+
+def buy_and_confirm(client: Client, org, data: dict, **post_options: object):  # noqa: ANN001, ANN201
+    """What a person does: the Buy form, then Pay on the confirmation page."""
+    fields = buy_confirmation(client, org, data)
+    return client.post(reverse("billing_buy_credits", args=[org.slug]), fields, **post_options)

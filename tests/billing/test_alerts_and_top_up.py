@@ -111,6 +111,8 @@ def test_auto_top_up_of_10_50_round_trips_exactly_through_the_form(org, owner):
         ("-10", "cannot be negative"),
         ("99999999999", "too large"),
         ("9.99", "between $10 and $10,000"),
+        ("10,50", "Use a point for cents, e.g. 10.50"),  # was stored as $1,050.00
+        ("1,2,3", "Use a point for cents, e.g. 10.50"),
     ],
 )
 def test_a_bad_top_up_amount_is_refused_with_a_reason_and_nothing_changes(

@@ -16,6 +16,8 @@ from tests.billing.conftest import (
     DECLINED_ON_CHARGE,
     NEEDS_3DS,
     add_card,
+    buy_and_confirm,
+    buy_confirmation,
     deliver,
     fake_event,
     stripe_events,
@@ -91,11 +93,7 @@ def test_payment_failed_delivered_after_succeeded_leaves_the_payment_succeeded(o
 
 def test_a_declined_card_shows_stripes_reason_and_grants_nothing(org, owner):
     add_card(org, owner, DECLINED_ON_CHARGE)
-    response = client_for(owner).post(
-        reverse("billing_buy_credits", args=[org.slug]),
-        {"preset": "10000", "confirm_cents": "10000"},
-        follow=True,
-    )
+    response = buy_and_confirm(client_for(owner), org, {"preset": "10000"}, follow=True)
     assert "The payment failed: Your card was declined." in response.content.decode()
     payment = Payment.objects.get(organization=org)
     assert payment.status == PaymentStatus.FAILED
@@ -125,7 +123,7 @@ def test_a_custom_amount_outside_10_to_10000_dollars_is_refused(org, owner):
         response = client.post(url, {"preset": "custom", "custom_amount": amount}, follow=True)
         assert message in response.content.decode()
     assert not Payment.objects.exists()
-    client.post(url, {"preset": "10000", "custom_amount": "10", "confirm_cents": "1000"})
+    buy_and_confirm(client, org, {"preset": "10000", "custom_amount": "10"})
     assert Payment.objects.get(organization=org).amount_cents == 10_00
 
 
@@ -145,10 +143,7 @@ def test_requires_action_goes_to_the_authentication_page_then_credits_on_success
     )
 
     client = client_for(owner)
-    response = client.post(
-        reverse("billing_buy_credits", args=[org.slug]),
-        {"preset": "10000", "confirm_cents": "10000"},
-    )
+    response = buy_and_confirm(client, org, {"preset": "10000"})
     payment = Payment.objects.get(organization=org)
     assert payment.status == PaymentStatus.REQUIRES_ACTION
     assert response["Location"] == reverse(
@@ -223,7 +218,22 @@ def test_a_double_click_does_not_charge_twice(org, owner):
     add_card(org, owner)
     client = client_for(owner)
     url = reverse("billing_buy_credits", args=[org.slug])
-    client.post(url, {"preset": "50000", "confirm_cents": "50000"})
-    response = client.post(url, {"preset": "50000", "confirm_cents": "50000"}, follow=True)
+    confirmation = buy_confirmation(client, org, {"preset": "50000"})
+    client.post(url, confirmation)
+    response = client.post(url, confirmation, follow=True)
+    assert "already submitted" in response.content.decode()
+    assert Payment.objects.filter(organization=org).count() == 1
+
+
+def test_the_same_amount_confirmed_in_a_second_tab_moments_later_is_refused(org, owner):
+    """Two confirmation pages (two keys) for $500 within seconds: the second is refused while
+    the first has not settled (tests/billing/test_purchase_request_keys.py: the same key)."""
+    add_card(org, owner)
+    client = client_for(owner)
+    url = reverse("billing_buy_credits", args=[org.slug])
+    first_tab = buy_confirmation(client, org, {"preset": "50000"})
+    second_tab = buy_confirmation(client, org, {"preset": "50000"})
+    client.post(url, first_tab)
+    response = client.post(url, second_tab, follow=True)
     assert "already in progress" in response.content.decode()
     assert Payment.objects.filter(organization=org).count() == 1
