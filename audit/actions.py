@@ -164,6 +164,7 @@ register("billing.promotion_redeemed", "Promotional credit redeemed", Category.B
 register("billing.low_balance_alert_updated", "Low-balance alert changed", Category.BILLING)
 register("billing.auto_top_up_updated", "Auto top-up changed", Category.BILLING)
 register("billing.auto_top_up_disabled", "Auto top-up turned off", Category.BILLING)
+register("stripe_event.retried", "Stripe event retried by staff", Category.BILLING)
 
 # --- Usage keys ---------------------------------------------------------------------------------
 register("usage.ingest_key.create", "Ingest key created", Category.USAGE_KEYS)

@@ -197,6 +197,8 @@ CELERY_BEAT_SCHEDULE = {
         "task": "billing.tasks.reconcile_stripe",
         "schedule": crontab(hour=3, minute=17),
     },
+    # Hourly: failed events run again (bounded), missed ones received, ones failing for over an
+    # hour logged at ERROR (stripe_events.replay).
     "stripe-events-replay": {
         "task": "stripe_events.tasks.replay_missed_events",
         "schedule": crontab(minute=23),

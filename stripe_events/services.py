@@ -1,17 +1,22 @@
 """Stripe events: store by id first, hand off to a task after commit, run the handlers.
 
 Unknown types are stored as ignored. A handler that fails transiently makes the event FAILED and
-the delivery non-2xx, so Stripe (or the replay) delivers it again; handlers are idempotent.
+the delivery non-2xx, so Stripe (or the replay) delivers it again; handlers are idempotent, so
+any number of re-runs (Stripe's, the task's retries, the hourly replay, staff's "retry now")
+is safe.
 """
 
 import logging
 from enum import StrEnum
 
 from django.db import IntegrityError, transaction
+from django.db.models import F
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from audit.context import acting_as
 from audit.models import ActorType
+from audit.services import Actor, audit_record
 from billing import stripe_gateway as gateway
 from kilo_dashboard.jobs import enqueue
 
@@ -86,12 +91,47 @@ def event_process(event_pk: int) -> str:
         _record_failure(event_pk, error)
         raise HandlerFailed(str(error)) from error
     StripeEvent.objects.filter(pk=event_pk).update(
-        status=StripeEventStatus.PROCESSED, error="", processed_at=timezone.now()
+        status=StripeEventStatus.PROCESSED, error="", failed_at=None, processed_at=timezone.now()
     )
     return StripeEventStatus.PROCESSED
 
 
+def event_retry(*, actor: Actor, event_pk: int) -> str:
+    """Staff's "retry now": run a failed (or stuck pending) event's handlers at once.
+
+    It also re-arms the hourly replay (its count starts again), since staff retry once they
+    believe the cause is gone. Returns the event's status afterwards.
+    """
+    with transaction.atomic():
+        event = StripeEvent.objects.select_for_update().get(pk=event_pk)
+        if event.status not in (StripeEventStatus.FAILED, StripeEventStatus.PENDING):
+            return event.status
+        audit_record(
+            actor=actor,
+            action="stripe_event.retried",
+            target=event,
+            target_type="stripe_event",
+            target_id=event.stripe_id,
+            before={
+                "status": event.status,
+                "attempts": event.attempts,
+                "replays": event.replays,
+                "error": event.error[:500],
+            },
+            after={"replays": 0},
+        )
+        StripeEvent.objects.filter(pk=event_pk).update(replays=0)
+    # The handlers call Stripe: outside the transaction above, which is committed by now.
+    try:
+        return event_process(event_pk)
+    except HandlerFailed:
+        return StripeEventStatus.FAILED
+
+
 def _record_failure(event_pk: int, error: Exception) -> None:
     StripeEvent.objects.filter(pk=event_pk).update(
-        status=StripeEventStatus.FAILED, error=f"{type(error).__name__}: {error}"[:5000]
+        status=StripeEventStatus.FAILED,
+        error=f"{type(error).__name__}: {error}"[:5000],
+        # The first failure of this run of failures: "failed for over an hour" counts from it.
+        failed_at=Coalesce(F("failed_at"), timezone.now()),
     )

@@ -63,7 +63,13 @@ NOT_AUDITED = {
         "counts attempts and records the handler's outcome on the stored event; the handlers "
         "audit their changes"
     ),
-    "stripe_events.replay.events_replay": "receives missed events through event_receive",
+    "stripe_events.replay.events_replay": (
+        "receives missed events through event_receive and replays failed ones"
+    ),
+    "stripe_events.replay.failed_events_replay": (
+        "counts the hourly replays on the stored event and runs event_process; the handlers "
+        "audit their changes (staff's retry, stripe_events.services.event_retry, is audited)"
+    ),
     "billing.sync.invoice_sync": (
         "mirrors Stripe's invoice documents (number, status, amounts, link) for the Billing "
         "tab; what an invoice means for the organization (a renewal paid, a payment failed) is "
