@@ -15,7 +15,6 @@ import pytest
 from allauth.account.models import EmailAddress
 from celery.result import allow_join_result
 from django.core.cache import cache
-from django.db.backends.signals import connection_created
 from django.test import Client
 
 from accounts.models import User
@@ -46,18 +45,6 @@ def pytest_configure(config: pytest.Config) -> None:
         settings.CELERY_BROKER_URL = settings.CELERY_RESULT_BACKEND = f"{base}/{8 + n}"
 
 
-def _allow_ledger_truncate(sender, connection, **kwargs) -> None:  # noqa: ANN001
-    """The ledger's append-only trigger refuses TRUNCATE, which is how the test database is
-    flushed between transactional tests: test connections opt in (the application never does;
-    tests/billing/test_ledger.py proves the refusal with the setting off)."""
-    if connection.vendor == "postgresql":
-        with connection.cursor() as cursor:
-            cursor.execute("SET billing.ledger_truncate_allowed = 'on'")
-
-
-connection_created.connect(_allow_ledger_truncate)
-
-
 DB_FIXTURES = {"db", "transactional_db", "celery_worker", "live_server"}
 CATALOG_TABLES = ("providers_provider", "providers_catalogmodel", "providers_modelprice")
 _catalog_copy: dict[str, bytes] = {}
@@ -78,11 +65,12 @@ def _load_catalog() -> None:
         if not _catalog_copy or connection.vendor != "postgresql":
             catalog_sync()
             # The catalog is a fixture here, not a change under test: tests count audit rows.
-            # Audit rows are append-only; the retention task's pruning path may delete them.
+            # Audit rows are append-only: only the maintenance role may delete them, and the
+            # test connection is a superuser, which may take that role for this transaction.
             with transaction.atomic():
                 if connection.vendor == "postgresql":
                     with connection.cursor() as cursor:
-                        cursor.execute("SET LOCAL audit.pruning = 'on'")
+                        cursor.execute("SET LOCAL ROLE kilo_maintenance")
                 AuditEvent.objects.filter(action="providers.catalog_synced").delete()
             if connection.vendor != "postgresql":
                 return

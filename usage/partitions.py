@@ -39,11 +39,20 @@ def ensure_partitions(
         return []
     created = []
     with connection.cursor() as cursor:
+        # Migrations before usage 0009 run as the owner and create partitions themselves.
+        cursor.execute("SELECT to_regprocedure('usage_partition_create(text, date)') IS NOT NULL")
+        through_function = cursor.fetchone()[0]
         for prefix, parent in tables:
             for offset in range(-months_back, months_ahead + 1):
                 start = _month_start(today, offset)
                 end = _month_start(start, 1)
                 name = partition_name(start, prefix)
+                if through_function and prefix == parent:
+                    # The application's role owns no table: the owner's function creates it.
+                    cursor.execute("SELECT usage_partition_create(%s, %s)", [parent, start])
+                    if cursor.fetchone()[0]:
+                        created.append(name)
+                    continue
                 cursor.execute("SELECT to_regclass(%s)", [name])
                 if cursor.fetchone()[0] is not None:
                     continue
@@ -75,7 +84,7 @@ def drop_partitions_before(cutoff: date) -> list[str]:
                 continue  # the default partition
             year, month = suffix.split("m")
             if date(int(year), int(month), 1) < first_kept:
-                cursor.execute(f"DROP TABLE {name}")
+                cursor.execute("SELECT usage_partition_drop(%s)", [name])
                 dropped.append(name)
     return dropped
 

@@ -11,6 +11,7 @@ from django.db import DatabaseError, connection, connections, transaction
 from billing.ledger import balance_of, ledger_append
 from billing.ledger_checks import verify_ledger
 from billing.models import BillingAccount, CreditLedgerEntry, LedgerKind, Payment, Refund
+from tests.app_role import as_app_role
 from usage.models import OrgDailyRollup
 
 DOLLAR = 1_000_000
@@ -83,22 +84,50 @@ def test_postgresql_refuses_update_and_delete_even_in_raw_sql(org):
 
 
 @pytest.mark.django_db
-def test_postgresql_refuses_truncate(org):
+def test_postgresql_refuses_truncate_to_the_app_role_whatever_the_session_sets(org):
+    """Issue 18, finding 7: `SET LOCAL billing.ledger_truncate_allowed = 'on'` emptied the
+    ledger from any session. The app's role has no TRUNCATE; a role given it by mistake meets
+    the trigger, which has no switch any more."""
     append(org, LedgerKind.PROMOTIONAL, DOLLAR, "promo:truncate")
+    with (
+        as_app_role(),
+        pytest.raises(DatabaseError, match="permission denied"),
+        transaction.atomic(),
+        connection.cursor() as cursor,
+    ):
+        cursor.execute("TRUNCATE billing_creditledgerentry")
     for statement in (
         "TRUNCATE billing_creditledgerentry",
         "TRUNCATE billing_creditledgerentry CASCADE",
     ):
         with (
+            as_app_role(extra_grants=("TRUNCATE ON billing_creditledgerentry",)),
             pytest.raises(DatabaseError, match="append-only .TRUNCATE refused"),
             transaction.atomic(),
             connection.cursor() as cursor,
         ):
-            # Test connections may truncate (the flush between tests); the application's never.
-            cursor.execute("SET LOCAL billing.ledger_truncate_allowed = 'off'")
+            cursor.execute("SET LOCAL billing.ledger_truncate_allowed = 'on'")
             cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")  # check the test's inserts' FKs now
             cursor.execute(statement)
     assert CreditLedgerEntry.objects.filter(idempotency_key="promo:truncate").exists()
+
+
+@pytest.mark.django_db
+def test_the_app_role_may_only_insert_ledger_entries(org):
+    entry = append(org, LedgerKind.PROMOTIONAL, DOLLAR, "promo:app-role")
+    with as_app_role():
+        append(org, LedgerKind.PROMOTIONAL, DOLLAR, "promo:app-role-2")
+        for sql in (
+            "UPDATE billing_creditledgerentry SET amount_microdollars = 5 WHERE id = %s",
+            "DELETE FROM billing_creditledgerentry WHERE id = %s",
+        ):
+            with (
+                pytest.raises(DatabaseError, match="permission denied"),
+                transaction.atomic(),
+                connection.cursor() as cursor,
+            ):
+                cursor.execute(sql, [entry.pk])
+    assert balance_of(org) == 2 * DOLLAR
 
 
 @pytest.mark.django_db

@@ -84,3 +84,36 @@ def test_demo_generator_has_rhythm_and_heavy_users(org, owner, member):
     assert generate_events(org, now) == events
     assert len({event["request_id"] for event in events}) == len(events)
     assert all(datetime.fromisoformat(event["occurred_at"]) < now for event in events)
+
+
+def test_the_app_role_keeps_the_partitions_through_the_owners_functions():
+    """Production's role owns no table, so it cannot create or drop partitions itself; the
+    daily task goes through usage_partition_create/_drop (usage 0009), which refuse anything
+    but the usage tables' months and never drop the current month."""
+    from django.db import DatabaseError, transaction
+
+    from tests.app_role import as_app_role
+
+    today = timezone.now().date()
+    far = today.replace(day=1) + timedelta(days=31 * 8)
+    month = far.replace(day=1)
+    with as_app_role():
+        created = ensure_partitions(month, months_back=0, months_ahead=0)
+        assert created == [
+            f"usage_usageevent_y{month:%Y}m{month:%m}",
+            f"usage_ingestedrequest_y{month:%Y}m{month:%m}",
+        ]
+        dropped = drop_partitions_before(today - timedelta(days=300))
+        assert dropped and all("_y" in name for name in dropped)
+        for sql, params in (
+            ("SELECT usage_partition_create(%s, %s)", ["accounts_user", today]),
+            ("SELECT usage_partition_drop(%s)", [f"usage_usageevent_y{today:%Y}m{today:%m}"]),
+            ("SELECT usage_partition_drop(%s)", ["usage_usageevent_default"]),
+            (f"DROP TABLE {created[0]}", []),
+        ):
+            with (
+                pytest.raises(DatabaseError, match="usage_partition|must be owner"),
+                transaction.atomic(),
+                connection.cursor() as cursor,
+            ):
+                cursor.execute(sql, params)
