@@ -77,8 +77,8 @@ from tests.money.faults import Crash, InjectedDatabaseFault, LocalApplyFault, st
 pytestmark = pytest.mark.django_db(transaction=True)
 
 LONG = os.environ.get("MONEY_MACHINE_LONG") == "1"
-EXAMPLES = int(os.environ.get("MONEY_MACHINE_EXAMPLES") or (300 if LONG else 8))
-STEPS = int(os.environ.get("MONEY_MACHINE_STEPS") or (40 if LONG else 6))
+EXAMPLES = int(os.environ.get("MONEY_MACHINE_EXAMPLES") or (200 if LONG else 20))
+STEPS = int(os.environ.get("MONEY_MACHINE_STEPS") or (30 if LONG else 10))
 SEED = int(os.environ.get("MONEY_MACHINE_SEED") or 18)
 # Rules left out of a run (comma-separated names), to hunt for a failure behind a known one.
 SKIPPED = set(filter(None, os.environ.get("MONEY_MACHINE_SKIP", "").split(",")))
