@@ -36,6 +36,14 @@ test:
 	@$(PY) -m ruff check .
 	@$(TEST_ENV) $(PY) -m pytest -n auto -q
 
+# The stateful money test with many more examples than `make test` runs (tests/money, README).
+# --runxfail: a known failure is reported as a failure here, with Hypothesis's minimal example.
+.PHONY: test-money-long
+test-money-long:
+	@scripts/bootstrap-venv.sh test
+	@scripts/test-services.sh
+	@$(TEST_ENV) MONEY_MACHINE_LONG=1 $(PY) -m pytest -n 0 -q --runxfail tests/money/test_money_machine.py
+
 lint:
 	@$(PY) -m ruff check . && $(PY) -m ruff format --check .
 
