@@ -45,5 +45,5 @@ def backwards(apps, schema_editor):
 
 
 class Migration(migrations.Migration):
-    dependencies = [("billing", "0005_seat_charges")]
+    dependencies = [("billing", "0007_payment_and_top_up_request_keys")]
     operations = [migrations.RunPython(forwards, backwards)]
