@@ -2,7 +2,7 @@
 
 Each test runs the same machine (tests/money/test_money_machine.py) through the steps
 Hypothesis shrank a failure to, checking every invariant after each step, so a fixed engine
-shows here first. They fail on the engine of 2026-12-08; remove the xfail marks with the fix.
+shows here first. Each failed on the engine before issue 18's fixes (2026-12-08) and passes since.
 """
 
 import pytest
@@ -31,27 +31,16 @@ def replay(*steps: tuple[str, dict]) -> None:
         machine.teardown()
 
 
-@pytest.mark.xfail(
-    strict=False,
-    reason="issue 18 #1: a start reversed after failed applies is canceled but not refunded",
-)
 def test_a_start_whose_local_apply_fails_for_good_is_refunded(machine_stack):
     # (a) 3000 cents captured, nothing delivered; (e) the capture has no document.
     replay(("crash", {"op": "start", "size": 2, "point": "in_apply", "nth": 1, "lasting": 4}))
 
 
-@pytest.mark.xfail(
-    strict=False, reason="issue 18 #2: two concurrent starts make two Stripe subscriptions"
-)
 def test_two_starts_at_once_make_one_subscription(machine_stack):
     # (b) two live subscriptions in Stripe; (c) the dashboard tracks only one of them.
     replay(("concurrent", {"first": "start", "second": "start"}))
 
 
-@pytest.mark.xfail(
-    strict=False,
-    reason="issue 18 #3: a crash after the proration PaymentIntent makes the resume charge again",
-)
 def test_a_crash_after_the_proration_payment_charges_once(machine_stack):
     # (a) the seat is charged twice (two PaymentIntents), one receipt; (e) one has no document.
     replay(
@@ -60,10 +49,6 @@ def test_a_crash_after_the_proration_payment_charges_once(machine_stack):
     )
 
 
-@pytest.mark.xfail(
-    strict=False,
-    reason="issue 18 #3, for an upgrade: a crash after the proration PaymentIntent charges twice",
-)
 def test_a_crash_after_the_upgrade_payment_charges_once(machine_stack):
     # Found by the CI run (seed 18): 3 Teams seats, upgrade, crash once Stripe answered the
     # PaymentIntent: (e) the first $674 capture has no receipt, (a) it is taken twice.
@@ -73,8 +58,5 @@ def test_a_crash_after_the_upgrade_payment_charges_once(machine_stack):
     )
 
 
-@pytest.mark.xfail(
-    strict=False, reason="issue 18 #5: buying credits has no request key; a resubmit charges again"
-)
 def test_a_credit_purchase_submitted_twice_charges_once(machine_stack):
     replay(("double_submit", {"op": "purchase", "size": 1, "settle_between": True}))

@@ -549,11 +549,6 @@ class MoneyMachine(RuleBasedStateMachine):
         assert not missing, f"(e) captures without a document: {missing}"
 
 
-@pytest.mark.xfail(
-    strict=False,
-    reason="issue 18: the engine of 2026-12-08 fails (a), (b), (c), (e) and double submits; "
-    "see tests/money/test_money_counterexamples.py",
-)
 def test_money_is_never_taken_without_delivering(machine_stack):
     run_state_machine_as_test(
         seed(SEED)(MoneyMachine),
