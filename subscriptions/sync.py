@@ -6,6 +6,7 @@ changed in Stripe changes nothing here.
 """
 
 import logging
+import uuid
 
 from django.db import transaction
 from django.utils import timezone
@@ -15,8 +16,18 @@ from billing import stripe_gateway as gateway
 from billing import stripe_subscriptions
 from billing.models import StripeCustomer
 
-from .models import ChangeKind, Status, Subscription, SubscriptionChange
+from .models import (
+    ENDED_STATUSES,
+    OPEN_INTENT_STATES,
+    ChangeIntent,
+    ChangeKind,
+    IntentState,
+    Status,
+    Subscription,
+    SubscriptionChange,
+)
 from .plans import price_for_stripe_id
+from .reversal import intent_reverse
 from .services import mirror, organization_plan_sync, record_change, snapshot
 
 logger = logging.getLogger(__name__)
@@ -155,20 +166,59 @@ def reconcile() -> list[str]:
         updated = subscription_apply(data, source="reconcile")
         if updated is not None and snapshot(updated) != before:
             repaired.append(f"{sub.organization.slug}: {before} -> {snapshot(updated)}")
-    known = set(Subscription.objects.values_list("organization_id", flat=True))
-    for customer in StripeCustomer.objects.exclude(organization_id__in=known):
+    tracked = dict(
+        Subscription.objects.exclude(status__in=ENDED_STATUSES).values_list(
+            "organization_id", "stripe_id"
+        )
+    )
+    for customer in StripeCustomer.objects.select_related("organization"):
         try:
             found = stripe_subscriptions.subscriptions_for_customer(customer.stripe_id)
         except gateway.GatewayError:
             logger.exception("Reconcile: cannot list subscriptions of %s", customer.stripe_id)
             continue
-        for data in found:
-            if data.status in (Status.CANCELED, Status.INCOMPLETE_EXPIRED):
-                continue
-            if subscription_apply(data, source="reconcile") is not None:
-                repaired.append(f"{customer.organization.slug}: adopted {data.id}")
-                break
+        repaired.extend(_untracked_sort_out(customer, found, tracked.get(customer.organization_id)))
     return repaired
+
+
+def _untracked_sort_out(customer: StripeCustomer, found: list, tracked_id: str | None) -> list:
+    """Every live subscription of the customer that the dashboard does not track: adopted when
+    the organization has none (a lost webhook), canceled and refunded when one of our own
+    starts made it and that start did not go through (its metadata names the intent), and
+    logged at ERROR otherwise (made by hand in Stripe: an operator decides)."""
+    repaired: list[str] = []
+    slug = customer.organization.slug
+    for data in found:
+        if data.id == tracked_id or data.status in (Status.CANCELED, Status.INCOMPLETE_EXPIRED):
+            continue
+        intent = _ended_intent_that_made(customer.organization_id, data)
+        if intent is not None:
+            refunded = intent_reverse(intent, data)
+            repaired.append(
+                f"{slug}: canceled {data.id} of {intent.public_id}, refunded {refunded}"
+            )
+        elif tracked_id is None and subscription_apply(data, source="reconcile") is not None:
+            repaired.append(f"{slug}: adopted {data.id}")
+            tracked_id = data.id
+        else:
+            logger.error("Reconcile: %s runs %s, which the dashboard does not track", slug, data.id)
+    return repaired
+
+
+def _ended_intent_that_made(organization_id: int, data) -> ChangeIntent | None:  # noqa: ANN001
+    """The start that made this subscription, if it failed or was reversed (never an open one:
+    a request or the resume task may still be finishing it)."""
+    try:
+        key = uuid.UUID(data.metadata.get("change_intent") or "")
+    except ValueError:
+        return None  # not made by one of our starts
+    return (
+        ChangeIntent.objects.filter(
+            organization_id=organization_id, public_id=key, kind=ChangeKind.SUBSCRIBED
+        )
+        .exclude(state__in=(*OPEN_INTENT_STATES, IntentState.APPLIED))
+        .first()
+    )
 
 
 def scheduled_changes_due() -> list[int]:

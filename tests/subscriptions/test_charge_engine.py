@@ -205,3 +205,43 @@ def test_a_crash_after_the_proration_charge_never_charges_twice(
     assert in_stripe(sub).quantity == 12
     (receipt,) = SeatCharge.objects.filter(organization=org, amount_cents=expected)
     assert receipt.amount_cents == expected
+
+
+def test_the_reconcile_cancels_and_refunds_a_subscription_a_failed_start_left_in_stripe(
+    org, owner, admin, member
+):
+    """Every subscription of every customer is listed: one that a start of ours made (its
+    metadata names the intent) although that start failed is canceled and refunded, not
+    adopted."""
+    from billing import services as billing_services
+    from subscriptions import sync
+    from subscriptions.plans import PlanPrice
+
+    plans_sync()
+    add_card(org, owner)
+    failed = ChangeIntent.objects.create(
+        organization=org,
+        kind=ChangeKind.SUBSCRIBED,
+        state=IntentState.FAILED,
+        to_quantity=3,
+        plan="teams",
+        interval="month",
+        amount_cents=3 * 15_00,
+    )
+    customer = billing_services.customer_ensure(org)
+    stripe_subscriptions.subscription_create(
+        customer_id=customer.stripe_id,
+        plan_id=PlanPrice("teams", "month").stripe_id,
+        quantity=3,
+        metadata={"organization": org.slug, "change_intent": str(failed.public_id)},
+        idempotency_key=f"left-behind-{failed.public_id}",
+    )
+    assert _captured_net(org) == 3 * 15_00
+
+    sync.reconcile()
+
+    assert _live_in_stripe(org) == []
+    assert _captured_net(org) == 0
+    assert not Subscription.objects.filter(organization=org).exists()  # not adopted
+    event = AuditEvent.objects.get(action="subscription.change_reversed")
+    assert event.after == {"state": "reversed", "refunded_cents": 3 * 15_00}
